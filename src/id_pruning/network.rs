@@ -1,0 +1,307 @@
+//! The MLP an INR is made of: layers y = a(x Wᵀ + b), evaluated in f32 on batches
+//! (rows = points). Hidden layers are all but the last.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+/// Element-wise activation after a layer's affine map.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu { negative_slope: f32 },
+    Tanh,
+    Silu,
+    Sigmoid,
+    /// `tanh_approx` mirrors PyTorch's `GELU(approximate="tanh")`.
+    Gelu { tanh_approx: bool },
+    Softplus { beta: f32, threshold: f32 },
+    Elu { alpha: f32 },
+    Identity,
+}
+
+impl Activation {
+    /// PyTorch class name, as written in checkpoints and our npz files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "ReLU",
+            Activation::LeakyRelu { .. } => "LeakyReLU",
+            Activation::Tanh => "Tanh",
+            Activation::Silu => "SiLU",
+            Activation::Sigmoid => "Sigmoid",
+            Activation::Gelu { .. } => "GELU",
+            Activation::Softplus { .. } => "Softplus",
+            Activation::Elu { .. } => "ELU",
+            Activation::Identity => "Identity",
+        }
+    }
+
+    /// The activation with PyTorch's default parameters for a class name.
+    pub fn from_name(name: &str) -> Option<Activation> {
+        Some(match name {
+            "ReLU" => Activation::Relu,
+            "LeakyReLU" => Activation::LeakyRelu {
+                negative_slope: 0.01,
+            },
+            "Tanh" => Activation::Tanh,
+            "SiLU" => Activation::Silu,
+            "Sigmoid" => Activation::Sigmoid,
+            "GELU" => Activation::Gelu { tanh_approx: false },
+            "Softplus" => Activation::Softplus {
+                beta: 1.0,
+                threshold: 20.0,
+            },
+            "ELU" => Activation::Elu { alpha: 1.0 },
+            "Identity" => Activation::Identity,
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Relu => x.max(0.0),
+            Activation::LeakyRelu { negative_slope } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    negative_slope * x
+                }
+            }
+            Activation::Tanh => x.tanh(),
+            Activation::Silu => x / (1.0 + (-x).exp()),
+            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Activation::Gelu { tanh_approx: false } => {
+                0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+            }
+            Activation::Gelu { tanh_approx: true } => {
+                let c = (2.0 / std::f32::consts::PI).sqrt();
+                0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+            }
+            Activation::Softplus { beta, threshold } => {
+                if beta * x > threshold {
+                    x
+                } else {
+                    (beta * x).exp().ln_1p() / beta
+                }
+            }
+            Activation::Elu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha * x.exp_m1()
+                }
+            }
+            Activation::Identity => x,
+        }
+    }
+
+    /// Applies the activation in place to every entry of `m`.
+    pub fn apply_mat(self, m: &mut Mat<f32>) {
+        if self == Activation::Identity {
+            return;
+        }
+        for j in 0..m.ncols() {
+            for v in m.col_as_slice_mut(j) {
+                *v = self.apply(*v);
+            }
+        }
+    }
+}
+
+/// One affine layer and its activation. `weight` is out × in, as PyTorch stores it.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub weight: Mat<f32>,
+    pub bias: Vec<f32>,
+    pub activation: Activation,
+}
+
+impl Layer {
+    pub fn in_dim(&self) -> usize {
+        self.weight.ncols()
+    }
+    pub fn out_dim(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    /// a(x Wᵀ + b) for a batch x (rows = points), single-threaded: parallelism is
+    /// across elements or point batches, never inside one GEMM.
+    pub fn apply(&self, x: MatRef<'_, f32>) -> Mat<f32> {
+        let n = x.nrows();
+        let mut y = Mat::<f32>::zeros(n, self.out_dim());
+        matmul(
+            y.as_mut(),
+            Accum::Replace,
+            x,
+            self.weight.transpose(),
+            1.0f32,
+            Par::Seq,
+        );
+        for (j, &b) in self.bias.iter().enumerate() {
+            let act = self.activation;
+            for v in y.col_as_slice_mut(j) {
+                *v = act.apply(*v + b);
+            }
+        }
+        y
+    }
+}
+
+/// Why a list of layers is not a network.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum NetworkError {
+    #[error("the network has no layers")]
+    Empty,
+    #[error("layer {layer}: bias has {bias} entries but the weight has {rows} rows")]
+    BiasMismatch {
+        layer: usize,
+        bias: usize,
+        rows: usize,
+    },
+    #[error("layer {layer} takes {inputs} inputs but layer {prev} gives {outputs}")]
+    ShapesDoNotChain {
+        layer: usize,
+        prev: usize,
+        inputs: usize,
+        outputs: usize,
+    },
+    #[error("layer {layer} has a non-finite weight or bias (NaN or infinity)")]
+    NonFinite { layer: usize },
+}
+
+/// A validated MLP: shapes chain, every weight is finite.
+#[derive(Clone, Debug)]
+pub struct Network {
+    layers: Vec<Layer>,
+}
+
+impl Network {
+    pub fn new(layers: Vec<Layer>) -> Result<Network, NetworkError> {
+        if layers.is_empty() {
+            return Err(NetworkError::Empty);
+        }
+        for (i, l) in layers.iter().enumerate() {
+            if l.bias.len() != l.out_dim() {
+                return Err(NetworkError::BiasMismatch {
+                    layer: i,
+                    bias: l.bias.len(),
+                    rows: l.out_dim(),
+                });
+            }
+            if i > 0 && layers[i - 1].out_dim() != l.in_dim() {
+                return Err(NetworkError::ShapesDoNotChain {
+                    layer: i,
+                    prev: i - 1,
+                    inputs: l.in_dim(),
+                    outputs: layers[i - 1].out_dim(),
+                });
+            }
+            let finite_w = (0..l.weight.ncols())
+                .all(|j| l.weight.col_as_slice(j).iter().all(|v| v.is_finite()));
+            if !finite_w || !l.bias.iter().all(|v| v.is_finite()) {
+                return Err(NetworkError::NonFinite { layer: i });
+            }
+        }
+        Ok(Network { layers })
+    }
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+    pub fn input_dim(&self) -> usize {
+        self.layers[0].in_dim()
+    }
+    pub fn output_dim(&self) -> usize {
+        self.layers[self.layers.len() - 1].out_dim()
+    }
+    /// Widths of the hidden layers (every layer but the output one).
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        self.layers[..self.layers.len() - 1]
+            .iter()
+            .map(Layer::out_dim)
+            .collect()
+    }
+
+    /// Outputs for a batch of inputs (rows = points).
+    pub fn forward(&self, x: MatRef<'_, f32>) -> Mat<f32> {
+        let mut h = self.layers[0].apply(x);
+        for l in &self.layers[1..] {
+            h = l.apply(h.as_ref());
+        }
+        h
+    }
+
+    /// Outputs plus every hidden layer's activations H_i (rows = points), from one pass:
+    /// the ID needs all of them and recomputing per layer would cost a pass per layer.
+    pub fn forward_keep_hidden(&self, x: MatRef<'_, f32>) -> (Vec<Mat<f32>>, Mat<f32>) {
+        let mut hidden = Vec::with_capacity(self.layers.len() - 1);
+        let mut h = self.layers[0].apply(x);
+        for l in &self.layers[1..] {
+            let next = l.apply(h.as_ref());
+            hidden.push(h);
+            h = next;
+        }
+        (hidden, h)
+    }
+
+    /// Multiply-adds of one forward pass per point, for FLOP accounting.
+    pub fn flops_per_point(&self) -> f64 {
+        self.layers
+            .iter()
+            .map(|l| 2.0 * (l.in_dim() * l.out_dim()) as f64)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(w: &[&[f32]], b: &[f32], a: Activation) -> Layer {
+        Layer {
+            weight: Mat::from_fn(w.len(), w[0].len(), |i, j| w[i][j]),
+            bias: b.to_vec(),
+            activation: a,
+        }
+    }
+
+    #[test]
+    fn forward_matches_hand_computation() {
+        let net = Network::new(vec![
+            layer(&[&[1.0, -1.0], &[0.5, 2.0]], &[0.0, -1.0], Activation::Relu),
+            layer(&[&[2.0, 3.0]], &[0.25], Activation::Identity),
+        ])
+        .unwrap();
+        let x = Mat::from_fn(2, 2, |i, j| [[1.0, 0.0], [0.0, 1.0]][i][j]);
+        let (hidden, y) = net.forward_keep_hidden(x.as_ref());
+        // point (1,0): h = relu(1, -0.5) = (1, 0); y = 2 + 0.25
+        // point (0,1): h = relu(-1, 1) = (0, 1); y = 3 + 0.25
+        assert_eq!(y[(0, 0)], 2.25);
+        assert_eq!(y[(1, 0)], 3.25);
+        assert_eq!(hidden.len(), 1);
+        assert_eq!(hidden[0][(1, 1)], 1.0);
+        assert_eq!(net.hidden_widths(), vec![2]);
+    }
+
+    #[test]
+    fn shapes_that_do_not_chain_are_refused() {
+        let err = Network::new(vec![
+            layer(&[&[1.0, -1.0]], &[0.0], Activation::Relu),
+            layer(&[&[2.0, 3.0]], &[0.25], Activation::Identity),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, NetworkError::ShapesDoNotChain { layer: 1, .. }));
+        let err = Network::new(vec![layer(&[&[f32::NAN]], &[0.0], Activation::Relu)]).unwrap_err();
+        assert_eq!(err, NetworkError::NonFinite { layer: 0 });
+    }
+
+    #[test]
+    fn activations_match_pytorch_definitions() {
+        assert!((Activation::Silu.apply(1.0) - 0.731_058_6).abs() < 1e-6);
+        assert!((Activation::Gelu { tanh_approx: false }.apply(1.0) - 0.841_344_7).abs() < 1e-6);
+        assert!((Activation::from_name("Softplus").unwrap().apply(0.0) - 2f32.ln()).abs() < 1e-6);
+        assert!((Activation::from_name("ELU").unwrap().apply(-1.0) + 0.632_120_6).abs() < 1e-6);
+        assert_eq!(Activation::from_name("LeakyReLU").unwrap().apply(-2.0), -0.02);
+        assert!(Activation::from_name("Dropout").is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Loading networks (PyTorch checkpoints, the project's npz) and the built-in INRs.

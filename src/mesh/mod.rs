@@ -1,0 +1,1 @@
+//! The nonconforming quad/hex mesh: reading, refinement, hanging vertices, location, output.
