@@ -1,1 +1,427 @@
-//! (to be written)
+//! Options of a run: the command line (the original's 13 options, same spelling and defaults,
+//! plus the port's own), their validation, the built-in INR keys and the experiment folder name.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+/// Command line as typed. Turned into a [`Config`] by [`Cli::validate`] before any work.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "pruningamr",
+    version,
+    about = "Adaptive nonconforming meshes for implicit neural representations (PruningAMR)",
+    long_about = "Turns an implicit neural representation (an MLP standing for a field) into an \
+adaptively refined quad/hex mesh, refining only where ID pruning of the network restricted to an \
+element shows fine detail. Writes MFEM meshes and grid functions (GLVis, ParaView) and parameters.json."
+)]
+pub struct Cli {
+    /// Uniform refinement only, for max_it iterations.
+    #[arg(long = "original")]
+    pub original: bool,
+    /// Sample points per element for the ID pruning.
+    #[arg(long = "ID_samples", default_value_t = 256)]
+    pub id_samples: usize,
+    /// Sample points per element for the error estimate.
+    #[arg(long = "error_samples", default_value_t = 128)]
+    pub error_samples: usize,
+    /// Error threshold.
+    #[arg(long = "threshold", default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub threshold: f64,
+    /// Refine if kept neurons / all hidden neurons exceeds this.
+    #[arg(long = "prop_threshold", default_value_t = 0.2, allow_negative_numbers = true)]
+    pub prop_threshold: f64,
+    /// ID tolerance: smaller keeps more neurons.
+    #[arg(long = "epsilon", default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub epsilon: f64,
+    /// Iterations in all (uniform ones included).
+    #[arg(long = "max_it", default_value_t = 4)]
+    pub max_it: usize,
+    /// Stop adaptive refinement once DOFs reach this.
+    #[arg(long = "max_dofs", default_value_t = 5000)]
+    pub max_dofs: usize,
+    /// Time of the slice for 4D (space + time) INRs.
+    #[arg(long = "time_slice", default_value_t = 1.0, allow_negative_numbers = true)]
+    pub time_slice: f64,
+    /// Which built-in INR (see --list-keys). Default hos.
+    #[arg(long = "INR_key")]
+    pub inr_key: Option<String>,
+    /// BasicAMR: refine by interpolation error instead of pruning.
+    #[arg(long = "avg_error")]
+    pub avg_error: bool,
+    /// Also write ParaView files (ParaView/*.vtu + .pvd).
+    #[arg(long = "paraview")]
+    pub paraview: bool,
+    /// Uniform iterations before adaptive ones; they count toward max_it.
+    #[arg(long = "num_uniform_ref", default_value_t = 2)]
+    pub num_uniform_ref: usize,
+    /// Network file: a PyTorch checkpoint of the original's format or the project's npz.
+    #[arg(long = "checkpoint")]
+    pub checkpoint: Option<PathBuf>,
+    /// Start mesh (MFEM mesh v1.0 or MFEM INLINE mesh v1.0, quads or hexes).
+    #[arg(long = "mesh")]
+    pub mesh: Option<PathBuf>,
+    /// Root folder of the results.
+    #[arg(long = "output", default_value = "output")]
+    pub output: PathBuf,
+    /// Seed of every random draw.
+    #[arg(long = "seed", default_value_t = 3)]
+    pub seed: u64,
+    /// Worker threads (default: min(16, number of CPUs)).
+    #[arg(long = "threads")]
+    pub threads: Option<usize>,
+    /// Print nothing but errors.
+    #[arg(long = "quiet")]
+    pub quiet: bool,
+    /// List the built-in INR keys and exit.
+    #[arg(long = "list-keys")]
+    pub list_keys: bool,
+}
+
+/// A command-line value that cannot be used; reported as `pruningamr: --option: why`.
+#[derive(Debug, thiserror::Error)]
+#[error("--{option}: {message}")]
+pub struct UsageError {
+    pub option: &'static str,
+    pub message: String,
+}
+
+fn usage(option: &'static str, message: impl Into<String>) -> UsageError {
+    UsageError {
+        option,
+        message: message.into(),
+    }
+}
+
+/// How the mesh point (x, y[, z]) becomes the INR's input coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Coordinates {
+    /// The INR takes the mesh coordinates as they are.
+    Identity,
+    /// CT-style 4-D INR on a 3-D mesh: (x, y, z) becomes (t_slice, z, y, x).
+    TimeSlice { t: f64 },
+}
+
+/// A built-in INR: its network and start mesh ship inside the binary.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltinKey {
+    pub key: &'static str,
+    pub description: &'static str,
+}
+
+pub const BUILTIN_KEYS: &[BuiltinKey] = &[
+    BuiltinKey {
+        key: "hos",
+        description: "2D, sin(1/r) on [0,1]^2, small network 2->32x4->1 ReLU",
+    },
+    BuiltinKey {
+        key: "hol",
+        description: "2D, sin(1/r) on [0,1]^2, wide network 2->256x4->1 ReLU",
+    },
+    BuiltinKey {
+        key: "hof",
+        description: "2D, sin(1/r) on [0,1]^2, wide network trained longer",
+    },
+    BuiltinKey {
+        key: "NS_PINN",
+        description: "3D (x, y, t), unsteady flow u, v, p; 3->32x10->3 tanh, standardized inputs",
+    },
+    BuiltinKey {
+        key: "CT_demo",
+        description: "4D (t, z, y, x) moving blobs, Fourier features, 128x5 SiLU; sliced at --time_slice",
+    },
+];
+
+/// The original's CT keys name weights licensed by their authors; they are not shipped.
+pub const LICENSED_CT_KEYS: &[&str] = &["CT2_cpu", "CT2", "CT3_cpu", "CT3", "CT_cpu"];
+
+/// True for keys the original treats as 4-D CT INRs (sliced in time, `_tslice_` in folders).
+pub fn is_ct_key(key: &str) -> bool {
+    key.contains("CT")
+}
+
+/// A validated run configuration: every value usable, the INR source resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub original: bool,
+    pub id_samples: usize,
+    pub error_samples: usize,
+    pub threshold: f64,
+    pub prop_threshold: f64,
+    pub epsilon: f64,
+    pub max_it: usize,
+    pub max_dofs: usize,
+    pub time_slice: f64,
+    /// The key naming the experiment (`--INR_key`, else the checkpoint's stem, else `hos`).
+    pub key: String,
+    /// Whether `--INR_key` was given (decides built-in transforms with `--checkpoint`).
+    pub key_given: bool,
+    pub avg_error: bool,
+    pub paraview: bool,
+    pub num_uniform_ref: usize,
+    pub checkpoint: Option<PathBuf>,
+    pub mesh: Option<PathBuf>,
+    pub output: PathBuf,
+    pub seed: u64,
+    pub threads: usize,
+    pub quiet: bool,
+}
+
+impl Cli {
+    /// Checks every value before any work; the message names the option.
+    pub fn validate(&self) -> Result<Config, UsageError> {
+        if self.id_samples == 0 {
+            return Err(usage("ID_samples", "must be at least 1"));
+        }
+        if self.error_samples == 0 {
+            return Err(usage("error_samples", "must be at least 1"));
+        }
+        for (name, v) in [
+            ("threshold", self.threshold),
+            ("prop_threshold", self.prop_threshold),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(usage(
+                    name,
+                    format!("must be a finite number >= 0, got {v}"),
+                ));
+            }
+        }
+        if !(self.epsilon > 0.0 && self.epsilon < 1.0) {
+            return Err(usage(
+                "epsilon",
+                format!("must lie strictly between 0 and 1, got {}", self.epsilon),
+            ));
+        }
+        if !self.time_slice.is_finite() {
+            return Err(usage("time_slice", "must be a finite number"));
+        }
+        if self.threads == Some(0) {
+            return Err(usage("threads", "must be at least 1"));
+        }
+        let key = match (&self.inr_key, &self.checkpoint) {
+            (Some(k), _) => k.clone(),
+            (None, Some(path)) => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| usage("checkpoint", "the path has no file name"))?,
+            (None, None) => "hos".to_string(),
+        };
+        if key.is_empty() || key.contains(['/', '\\']) || key == "." || key == ".." {
+            return Err(usage("INR_key", format!("not a usable key: {key:?}")));
+        }
+        if self.checkpoint.is_none() {
+            let known = BUILTIN_KEYS.iter().any(|b| b.key == key);
+            if !known && !is_ct_key(&key) {
+                let list: Vec<&str> = BUILTIN_KEYS.iter().map(|b| b.key).collect();
+                return Err(usage(
+                    "INR_key",
+                    format!(
+                        "unknown key {key:?}; built-in keys: {} (or give --checkpoint FILE)",
+                        list.join(", ")
+                    ),
+                ));
+            }
+        }
+        let threads = self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(16)
+        });
+        Ok(Config {
+            original: self.original,
+            id_samples: self.id_samples,
+            error_samples: self.error_samples,
+            threshold: self.threshold,
+            prop_threshold: self.prop_threshold,
+            epsilon: self.epsilon,
+            max_it: self.max_it,
+            max_dofs: self.max_dofs,
+            time_slice: self.time_slice,
+            key,
+            key_given: self.inr_key.is_some(),
+            avg_error: self.avg_error,
+            paraview: self.paraview,
+            num_uniform_ref: self.num_uniform_ref,
+            checkpoint: self.checkpoint.clone(),
+            mesh: self.mesh.clone(),
+            output: self.output.clone(),
+            seed: self.seed,
+            threads,
+            quiet: self.quiet,
+        })
+    }
+}
+
+impl Config {
+    pub fn is_ct(&self) -> bool {
+        is_ct_key(&self.key)
+    }
+
+    /// The experiment folder of SPEC §5, named exactly as the original names it so that batch
+    /// scripts written for it find the same folders.
+    pub fn experiment_dir(&self) -> PathBuf {
+        let tslice = if self.is_ct() {
+            format!("_tslice_{}", python_float(self.time_slice))
+        } else {
+            String::new()
+        };
+        if self.original {
+            return self
+                .output
+                .join(format!("{}_original{}", self.key, tslice));
+        }
+        let mut dir = self.output.join(&self.key);
+        if self.avg_error {
+            dir = dir.join("avg_error");
+        }
+        dir.join(format!(
+            "thrs_{}_prop_thrs_{}_eps_{}_nsamp_{}_errsamp_{}{}",
+            python_float(self.threshold),
+            python_float(self.prop_threshold),
+            python_float(self.epsilon),
+            self.id_samples,
+            self.error_samples,
+            tslice
+        ))
+    }
+}
+
+/// Formats a float as Python's `str(float)` does: the shortest digits that round-trip, fixed
+/// notation for decimal exponents in [-4, 16), else `d.ddde±XX`; integers keep a `.0`.
+pub fn python_float(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    // `{:e}` gives the shortest round-trip digits as d.ddd e X.
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let sign = if x < 0.0 { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let n = digits.len() as i32;
+        let body = if exp < 0 {
+            format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
+        } else if exp + 1 >= n {
+            format!("{}{}.0", digits, "0".repeat((exp + 1 - n) as usize))
+        } else {
+            let (a, b) = digits.split_at((exp + 1) as usize);
+            format!("{a}.{b}")
+        };
+        format!("{sign}{body}")
+    } else {
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
+    }
+}
+
+/// Path shown in messages: as given by the user.
+pub fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_format_like_python_str() {
+        let cases = [
+            (0.001, "0.001"),
+            (1e-4, "0.0001"),
+            (1e-5, "1e-05"),
+            (0.2, "0.2"),
+            (1.0, "1.0"),
+            (1e-10, "1e-10"),
+            (0.25, "0.25"),
+            (0.15, "0.15"),
+            (0.05, "0.05"),
+            (2.5e-5, "2.5e-05"),
+            (123.456, "123.456"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (-0.5, "-0.5"),
+            (0.0, "0.0"),
+            (12.0, "12.0"),
+            (1.5e-7, "1.5e-07"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(python_float(x), want, "for {x:e}");
+        }
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut full = vec!["pruningamr"];
+        full.extend_from_slice(args);
+        Cli::try_parse_from(full).expect("parses")
+    }
+
+    #[test]
+    fn defaults_are_the_originals() {
+        let c = cli(&[]).validate().unwrap();
+        assert_eq!((c.id_samples, c.error_samples), (256, 128));
+        assert_eq!((c.threshold, c.prop_threshold, c.epsilon), (1e-3, 0.2, 1e-3));
+        assert_eq!((c.max_it, c.max_dofs, c.num_uniform_ref), (4, 5000, 2));
+        assert_eq!((c.time_slice, c.seed), (1.0, 3));
+        assert_eq!(c.key, "hos");
+        assert!(!c.original && !c.avg_error && !c.paraview);
+    }
+
+    #[test]
+    fn folder_names_match_the_original() {
+        let c = cli(&["--output", "out"]).validate().unwrap();
+        assert_eq!(
+            c.experiment_dir(),
+            Path::new("out/hos/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128")
+        );
+        let c = cli(&["--output", "out", "--epsilon", "1e-5", "--avg_error", "--INR_key", "hol"])
+            .validate()
+            .unwrap();
+        assert_eq!(
+            c.experiment_dir(),
+            Path::new("out/hol/avg_error/thrs_0.001_prop_thrs_0.2_eps_1e-05_nsamp_256_errsamp_128")
+        );
+        let c = cli(&["--output", "out", "--original", "--INR_key", "CT_demo", "--time_slice", "0.5"])
+            .validate()
+            .unwrap();
+        assert_eq!(c.experiment_dir(), Path::new("out/CT_demo_original_tslice_0.5"));
+        let c = cli(&["--output", "o", "--INR_key", "CT_demo"]).validate().unwrap();
+        assert_eq!(
+            c.experiment_dir(),
+            Path::new("o/CT_demo/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128_tslice_1.0")
+        );
+        let c = cli(&["--output", "o", "--original", "--checkpoint", "nets/my_net.ckpt"])
+            .validate()
+            .unwrap();
+        assert_eq!(c.experiment_dir(), Path::new("o/my_net_original"));
+    }
+
+    #[test]
+    fn bad_values_name_their_option() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--ID_samples", "0"], "ID_samples"),
+            (&["--error_samples", "0"], "error_samples"),
+            (&["--threshold", "-1"], "threshold"),
+            (&["--threshold", "nan"], "threshold"),
+            (&["--prop_threshold", "inf"], "prop_threshold"),
+            (&["--epsilon", "0"], "epsilon"),
+            (&["--epsilon", "1"], "epsilon"),
+            (&["--INR_key", "nope"], "INR_key"),
+            (&["--threads", "0"], "threads"),
+        ];
+        for (args, option) in cases {
+            let err = cli(args).validate().unwrap_err();
+            assert_eq!(err.option, *option, "{args:?}");
+            assert!(err.to_string().starts_with(&format!("--{option}: ")));
+        }
+    }
+}

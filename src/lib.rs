@@ -8,4 +8,5 @@ pub mod id_pruning;
 pub mod inr_setup;
 pub mod mesh;
 pub mod mesh_handler;
+pub mod random;
 pub mod refinement;
