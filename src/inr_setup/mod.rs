@@ -1,1 +1,12 @@
 //! Loading networks (PyTorch checkpoints, the project's npz) and the built-in INRs.
+//! (to be written)
+
+pub mod checkpoint;
+pub mod npy;
+pub mod npz;
+pub mod pickle;
+pub mod torch_ckpt;
+
+pub use checkpoint::{CheckpointError, NetworkFile, load_network_file, read_network_file};
+pub use npz::{load_npz, save_npz};
+pub use torch_ckpt::{ActivationSource, TorchCheckpoint, TorchLayout, load_torch_checkpoint};
