@@ -26,13 +26,25 @@ pub struct Cli {
     #[arg(long = "error_samples", default_value_t = 128)]
     pub error_samples: usize,
     /// Error threshold.
-    #[arg(long = "threshold", default_value_t = 1e-3, allow_negative_numbers = true)]
+    #[arg(
+        long = "threshold",
+        default_value_t = 1e-3,
+        allow_negative_numbers = true
+    )]
     pub threshold: f64,
     /// Refine if kept neurons / all hidden neurons exceeds this.
-    #[arg(long = "prop_threshold", default_value_t = 0.2, allow_negative_numbers = true)]
+    #[arg(
+        long = "prop_threshold",
+        default_value_t = 0.2,
+        allow_negative_numbers = true
+    )]
     pub prop_threshold: f64,
     /// ID tolerance: smaller keeps more neurons.
-    #[arg(long = "epsilon", default_value_t = 1e-3, allow_negative_numbers = true)]
+    #[arg(
+        long = "epsilon",
+        default_value_t = 1e-3,
+        allow_negative_numbers = true
+    )]
     pub epsilon: f64,
     /// Iterations in all (uniform ones included).
     #[arg(long = "max_it", default_value_t = 4)]
@@ -41,7 +53,11 @@ pub struct Cli {
     #[arg(long = "max_dofs", default_value_t = 5000)]
     pub max_dofs: usize,
     /// Time of the slice for 4D (space + time) INRs.
-    #[arg(long = "time_slice", default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(
+        long = "time_slice",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
     pub time_slice: f64,
     /// Which built-in INR (see --list-keys). Default hos.
     #[arg(long = "INR_key")]
@@ -269,9 +285,7 @@ impl Config {
             String::new()
         };
         if self.original {
-            return self
-                .output
-                .join(format!("{}_original{}", self.key, tslice));
+            return self.output.join(format!("{}_original{}", self.key, tslice));
         }
         let mut dir = self.output.join(&self.key);
         if self.avg_error {
@@ -369,7 +383,10 @@ mod tests {
     fn defaults_are_the_originals() {
         let c = cli(&[]).validate().unwrap();
         assert_eq!((c.id_samples, c.error_samples), (256, 128));
-        assert_eq!((c.threshold, c.prop_threshold, c.epsilon), (1e-3, 0.2, 1e-3));
+        assert_eq!(
+            (c.threshold, c.prop_threshold, c.epsilon),
+            (1e-3, 0.2, 1e-3)
+        );
         assert_eq!((c.max_it, c.max_dofs, c.num_uniform_ref), (4, 5000, 2));
         assert_eq!((c.time_slice, c.seed), (1.0, 3));
         assert_eq!(c.key, "hos");
@@ -383,25 +400,54 @@ mod tests {
             c.experiment_dir(),
             Path::new("out/hos/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128")
         );
-        let c = cli(&["--output", "out", "--epsilon", "1e-5", "--avg_error", "--INR_key", "hol"])
-            .validate()
-            .unwrap();
+        let c = cli(&[
+            "--output",
+            "out",
+            "--epsilon",
+            "1e-5",
+            "--avg_error",
+            "--INR_key",
+            "hol",
+        ])
+        .validate()
+        .unwrap();
         assert_eq!(
             c.experiment_dir(),
             Path::new("out/hol/avg_error/thrs_0.001_prop_thrs_0.2_eps_1e-05_nsamp_256_errsamp_128")
         );
-        let c = cli(&["--output", "out", "--original", "--INR_key", "CT_demo", "--time_slice", "0.5"])
-            .validate()
-            .unwrap();
-        assert_eq!(c.experiment_dir(), Path::new("out/CT_demo_original_tslice_0.5"));
-        let c = cli(&["--output", "o", "--INR_key", "CT_demo"]).validate().unwrap();
+        let c = cli(&[
+            "--output",
+            "out",
+            "--original",
+            "--INR_key",
+            "CT_demo",
+            "--time_slice",
+            "0.5",
+        ])
+        .validate()
+        .unwrap();
         assert_eq!(
             c.experiment_dir(),
-            Path::new("o/CT_demo/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128_tslice_1.0")
+            Path::new("out/CT_demo_original_tslice_0.5")
         );
-        let c = cli(&["--output", "o", "--original", "--checkpoint", "nets/my_net.ckpt"])
+        let c = cli(&["--output", "o", "--INR_key", "CT_demo"])
             .validate()
             .unwrap();
+        assert_eq!(
+            c.experiment_dir(),
+            Path::new(
+                "o/CT_demo/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128_tslice_1.0"
+            )
+        );
+        let c = cli(&[
+            "--output",
+            "o",
+            "--original",
+            "--checkpoint",
+            "nets/my_net.ckpt",
+        ])
+        .validate()
+        .unwrap();
         assert_eq!(c.experiment_dir(), Path::new("o/my_net_original"));
     }
 

@@ -8,14 +8,23 @@ use faer::{Accum, Mat, MatRef, Par};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     Relu,
-    LeakyRelu { negative_slope: f32 },
+    LeakyRelu {
+        negative_slope: f32,
+    },
     Tanh,
     Silu,
     Sigmoid,
     /// `tanh_approx` mirrors PyTorch's `GELU(approximate="tanh")`.
-    Gelu { tanh_approx: bool },
-    Softplus { beta: f32, threshold: f32 },
-    Elu { alpha: f32 },
+    Gelu {
+        tanh_approx: bool,
+    },
+    Softplus {
+        beta: f32,
+        threshold: f32,
+    },
+    Elu {
+        alpha: f32,
+    },
     Identity,
 }
 
@@ -290,7 +299,10 @@ mod tests {
             layer(&[&[2.0, 3.0]], &[0.25], Activation::Identity),
         ])
         .unwrap_err();
-        assert!(matches!(err, NetworkError::ShapesDoNotChain { layer: 1, .. }));
+        assert!(matches!(
+            err,
+            NetworkError::ShapesDoNotChain { layer: 1, .. }
+        ));
         let err = Network::new(vec![layer(&[&[f32::NAN]], &[0.0], Activation::Relu)]).unwrap_err();
         assert_eq!(err, NetworkError::NonFinite { layer: 0 });
     }
@@ -301,7 +313,10 @@ mod tests {
         assert!((Activation::Gelu { tanh_approx: false }.apply(1.0) - 0.841_344_7).abs() < 1e-6);
         assert!((Activation::from_name("Softplus").unwrap().apply(0.0) - 2f32.ln()).abs() < 1e-6);
         assert!((Activation::from_name("ELU").unwrap().apply(-1.0) + 0.632_120_6).abs() < 1e-6);
-        assert_eq!(Activation::from_name("LeakyReLU").unwrap().apply(-2.0), -0.02);
+        assert_eq!(
+            Activation::from_name("LeakyReLU").unwrap().apply(-2.0),
+            -0.02
+        );
         assert!(Activation::from_name("Dropout").is_none());
     }
 }

@@ -22,7 +22,9 @@ pub enum InrError {
     StandardizationLength { len: usize, dim: usize },
     #[error("input standardization has a standard deviation that is not a positive number")]
     BadStd,
-    #[error("Fourier features: the Gaussian matrix is {rows}×{cols}, so the first layer needs {need} inputs (it takes {net}) and the INR {rows} coordinates (it has {dim})")]
+    #[error(
+        "Fourier features: the Gaussian matrix is {rows}×{cols}, so the first layer needs {need} inputs (it takes {net}) and the INR {rows} coordinates (it has {dim})"
+    )]
     Fourier {
         rows: usize,
         cols: usize,
@@ -264,8 +266,14 @@ mod tests {
 
     #[test]
     fn input_size_must_fit_the_mesh() {
-        let err = Inr::new(linear(3), Coordinates::Identity, InputTransform::default(), 1.0, 2)
-            .unwrap_err();
+        let err = Inr::new(
+            linear(3),
+            Coordinates::Identity,
+            InputTransform::default(),
+            1.0,
+            2,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("takes 3 inputs"), "{err}");
     }
 }
