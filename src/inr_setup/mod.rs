@@ -9,6 +9,6 @@ pub mod pickle;
 pub mod torch_ckpt;
 
 pub use checkpoint::{CheckpointError, NetworkFile, load_network_file, read_network_file};
-pub use inr::{InputTransform, Inr, InrError};
+pub use inr::{Inr, InrError};
 pub use npz::{load_npz, save_npz};
 pub use torch_ckpt::{ActivationSource, TorchCheckpoint, TorchLayout, load_torch_checkpoint};
