@@ -288,14 +288,14 @@ fn tight_tolerance_reproduces_the_network() {
 }
 
 fn load_net(dir: &Path, inr: &str) -> Network {
-    let (file, width) = match inr {
-        "hos" => ("high_oscillation_small_lists.ckpt", 32),
-        "hol" => ("high_oscillation_long_lists.ckpt", 256),
+    let file = match inr {
+        "hos" => "high_oscillation_small_lists.ckpt",
+        "hol" => "high_oscillation_long_lists.ckpt",
         other => panic!("no test network for {other}"),
     };
-    let dims = [2, width, width, width, width, 1];
-    common::torch_lists::load_relu_lists(&dir.join("checkpoints").join(file), &dims)
+    pruningamr::inr_setup::load_torch_checkpoint(&dir.join("checkpoints").join(file))
         .unwrap_or_else(|e| panic!("{e}"))
+        .network
 }
 
 /// The test-only checkpoint reader gives the reference outputs (forward.json).

@@ -1,8 +1,6 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)]
 
-pub mod torch_lists;
-
 use std::path::PathBuf;
 
 /// The reference data folder, or None (the test then prints why and passes).
