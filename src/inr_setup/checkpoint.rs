@@ -286,12 +286,25 @@ pub(crate) fn member_names(archive: &Archive<'_>) -> Vec<String> {
 /// Reads any network file, telling the format from the content, not the extension: a zip
 /// holding a `data.pkl` is a PyTorch checkpoint, a zip of `.npy` members is our npz.
 pub fn load_network_file(path: &Path) -> Result<NetworkFile, CheckpointError> {
+    load_network_file_noted(path).map(|(file, _)| file)
+}
+
+/// [`load_network_file`], plus notes the user should see (an assumption the loader made).
+pub fn load_network_file_noted(path: &Path) -> Result<(NetworkFile, Vec<String>), CheckpointError> {
     let bytes = read_file(path)?;
-    read_network_file(&bytes, path)
+    read_network_file_noted(&bytes, path)
 }
 
 /// [`load_network_file`] on bytes already read; `path` only names them in errors.
 pub fn read_network_file(bytes: &[u8], path: &Path) -> Result<NetworkFile, CheckpointError> {
+    read_network_file_noted(bytes, path).map(|(file, _)| file)
+}
+
+/// [`read_network_file`] with the loader's notes.
+pub fn read_network_file_noted(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(NetworkFile, Vec<String>), CheckpointError> {
     if bytes.starts_with(b"\x93NUMPY") {
         return Err(CheckpointError::content(
             path,
@@ -318,10 +331,19 @@ pub fn read_network_file(bytes: &[u8], path: &Path) -> Result<NetworkFile, Check
         .iter()
         .any(|n| n == "data.pkl" || n.ends_with("/data.pkl"))
     {
-        return super::torch_ckpt::read_torch_checkpoint(bytes, path, None).map(|c| c.file);
+        let ckpt = super::torch_ckpt::read_torch_checkpoint(bytes, path, None)?;
+        let mut notes = Vec::new();
+        if ckpt.activations == super::torch_ckpt::ActivationSource::AssumedReluIdentity {
+            notes.push(format!(
+                "{}: a flat state dict names no activation classes; assuming ReLU on the hidden \
+                 layers and Identity on the output, as in the original's networks",
+                path.display()
+            ));
+        }
+        return Ok((ckpt.file, notes));
     }
     if names.iter().any(|n| n.ends_with(".npy")) {
-        return super::npz::read_npz(bytes, path);
+        return super::npz::read_npz(bytes, path).map(|f| (f, Vec::new()));
     }
     Err(CheckpointError::content(
         path,

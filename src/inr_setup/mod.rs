@@ -8,7 +8,9 @@ pub mod npz;
 pub mod pickle;
 pub mod torch_ckpt;
 
-pub use checkpoint::{CheckpointError, NetworkFile, load_network_file, read_network_file};
+pub use checkpoint::{
+    CheckpointError, NetworkFile, load_network_file, load_network_file_noted, read_network_file,
+};
 pub use inr::{Inr, InrError};
 pub use npz::{load_npz, save_npz};
 pub use torch_ckpt::{ActivationSource, TorchCheckpoint, TorchLayout, load_torch_checkpoint};
