@@ -62,17 +62,15 @@ fn reads_v10_with_crlf_and_comments_and_drops_unused_vertices() {
 
 #[test]
 fn unused_vertices_are_renumbered_in_file_order() {
-    let text = TWO_QUADS
-        .replace("1 3 0 1 4 3\n2 3 1 2 5 4", "1 3 1 2 5 4\n1 3 2 6 0 5")
-        .replace("9 9", "3 0")
-        .replace("0 0\n1 0", "7 7\n1 0")
-        .replace("0 1\n", "8 8\n")
-        .replace("2 1\n3 0", "2 1\n3 1");
-    // used vertices: 1 2 5 4 6 0 -> renumbered 0..6 in file order, 3 dropped
-    let mesh = Mesh::parse(&text, "renum.mesh").unwrap();
+    let text = "MFEM mesh v1.0\ndimension\n2\nelements\n2\n1 3 1 2 5 4\n1 3 2 6 7 5\nboundary\n1\n\
+                1 1 1 2\nvertices\n8\n2\n9 9\n0 0\n1 0\n5 5\n0 1\n1 1\n2 0\n2 1\n";
+    // used: 1 2 4 5 6 7 -> 0..6 in file order; 0 and 3 dropped
+    let mesh = Mesh::parse(text, "renum.mesh").unwrap();
     assert_eq!(mesh.num_vertices(), 6);
-    assert_eq!(mesh.vertices()[0], [7.0, 7.0, 0.0]);
-    assert_eq!(mesh.element_vertices(0), &[1, 2, 4, 3]);
+    assert_eq!(mesh.vertices()[0], [0.0, 0.0, 0.0]);
+    assert_eq!(mesh.vertices()[5], [2.0, 1.0, 0.0]);
+    assert_eq!(mesh.element_vertices(0), &[0, 1, 3, 2]);
+    assert_eq!(mesh.element_vertices(1), &[1, 4, 5, 3]);
 }
 
 #[test]
@@ -150,6 +148,11 @@ fn bad_inputs_are_errors_with_file_and_line() {
         &TWO_QUADS.replace("2 3 1 2 5 4", "2 3 1 2 5 -1"),
         10,
         "index -1 is out of range",
+    );
+    assert_error(
+        &TWO_QUADS.replace("1 1 0 1\n", "1 1 0 7\n"),
+        14,
+        "boundary vertex index 7",
     );
     // non-numeric token
     assert_error(&TWO_QUADS.replace("2 1\n9 9", "2 x\n9 9"), 24, "found 'x'");

@@ -207,7 +207,7 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
 
     tk.keyword("boundary")?;
     let (nbe, _) = tk.count("the number of boundary elements")?;
-    let mut raw_boundary: Vec<(Vec<i64>, i32)> = Vec::with_capacity(nbe.min(1 << 20));
+    let mut raw_boundary: Vec<(Vec<i64>, i32, usize)> = Vec::with_capacity(nbe.min(1 << 20));
     for _ in 0..nbe {
         let (attr, line) = tk.int("a boundary attribute")?;
         let attr = i32::try_from(attr)
@@ -219,7 +219,7 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
         for _ in 0..n {
             v.push(tk.int("a boundary vertex index")?.0);
         }
-        raw_boundary.push((v, attr));
+        raw_boundary.push((v, attr, line));
     }
 
     tk.keyword("vertices")?;
@@ -259,7 +259,7 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
     let mut new_id = vec![u32::MAX; nv];
     let mut elements = Vec::with_capacity(raw_elements.len());
     let mut lines = Vec::with_capacity(raw_elements.len());
-    for (v, attr, line) in &raw_elements {
+    for (v, _, line) in &raw_elements {
         for &id in v.iter().take(nc) {
             let ok = usize::try_from(id).ok().filter(|&i| i < nv);
             let Some(i) = ok else {
@@ -272,7 +272,6 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
             };
             new_id[i] = 0;
         }
-        let _ = attr;
     }
     let mut vertices = Vec::new();
     for (i, slot) in new_id.iter_mut().enumerate() {
@@ -291,18 +290,22 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
         lines.push(*line);
     }
     let mut boundary = Vec::new();
-    for (v, attr) in raw_boundary {
-        // Boundary sides only carry attributes; sides naming dropped vertices cannot match.
-        let ids: Option<Vec<u32>> = v
-            .iter()
-            .map(|&id| {
-                usize::try_from(id)
-                    .ok()
-                    .and_then(|i| new_id.get(i).copied())
-                    .filter(|&n| n != u32::MAX)
-            })
-            .collect();
-        if let Some(mut ids) = ids {
+    for (v, attr, line) in raw_boundary {
+        let mut ids = Vec::with_capacity(v.len());
+        for id in v {
+            let Some(&n) = usize::try_from(id).ok().and_then(|i| new_id.get(i)) else {
+                return Err(tk.err(
+                    line,
+                    format!(
+                        "boundary vertex index {id} is out of range (the file has {nv} vertices)"
+                    ),
+                ));
+            };
+            ids.push(n);
+        }
+        // Boundary sides only carry attributes; one naming a vertex no element uses matches
+        // no element side and is dropped.
+        if ids.iter().all(|&n| n != u32::MAX) {
             ids.sort_unstable();
             boundary.push((ids, attr));
         }

@@ -156,7 +156,7 @@ def main():
     if ck.failures:
         print(f"FAILED: {len(ck.failures)} of {ck.checks} checks")
         return 1
-    print(f"ok: {ck.checks} checks passed with MFEM {mfem.__version__ if hasattr(mfem, '__version__') else ''}")
+    print(f"ok: {ck.checks} checks passed (PyMFEM {getattr(mfem_pkg, '__version__', '?')})")
     return 0
 
 
