@@ -35,6 +35,23 @@ fn bench(label: &str, start: &str, uniform: usize, npoints: usize) {
     }
     let t_refine = t.elapsed().as_secs_f64();
     run(label, &mesh, npoints, t_refine);
+    println!(
+        "  memory: resident {:.1} MB, Mesh::estimated_bytes {:.1} MB",
+        rss_bytes() as f64 / 1e6,
+        Mesh::estimated_bytes(mesh.dim(), mesh.num_elements()) as f64 / 1e6
+    );
+}
+
+/// Resident set size from /proc (0 elsewhere).
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<usize>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
 }
 
 fn run(label: &str, mesh: &Mesh, npoints: usize, t_refine: f64) {
@@ -77,6 +94,10 @@ fn main() {
     let hexes =
         "MFEM INLINE mesh v1.0\ntype = hex\nnx = 2\nny = 2\nnz = 10\nsx = 4\nsy = 4\nsz = 20\n";
     bench("3D uniform", hexes, 3, 2_097_152);
+    if std::env::args().any(|a| a == "--big") {
+        bench("2D uniform big", quads, 9, 1 << 20);
+        bench("3D uniform big", hexes, 5, 1 << 20);
+    }
 
     // nonconforming: refine around a point 14 times (deep, with coarse neighbours)
     let mut mesh = Mesh::parse(quads, "nc").expect("start mesh");

@@ -247,6 +247,21 @@ impl Mesh {
         bbox(self.vertices.iter().copied())
     }
 
+    /// Rough memory (bytes) of a `dim`-D mesh with `num_elements` leaves made by uniform
+    /// refinement (tree, vertices, split maps, constraints); for refusing runs too large to
+    /// fit before starting them. Measured RSS is within this bound (see the benchmark).
+    pub fn estimated_bytes(dim: usize, num_elements: usize) -> usize {
+        let node = std::mem::size_of::<Node>() + 4;
+        let per_leaf = if dim == 2 {
+            // tree 4/3 nodes, ~1 vertex (coords, parents, flags), ~2 split edges, leaf lists
+            node * 4 / 3 + 40 + 2 * 40 + 8
+        } else {
+            // tree 8/7 nodes, ~1 vertex, ~3 split edges and ~3 split faces
+            node * 8 / 7 + 40 + 3 * 40 + 3 * 56 + 8
+        };
+        num_elements.saturating_mul(per_leaf)
+    }
+
     /// Splits every leaf with `marked[e]` into 4 (8) children; see [`RefineOutcome`].
     pub fn refine(&mut self, marked: &[bool]) -> Result<RefineOutcome, MeshError> {
         if marked.len() != self.leaves.len() {
