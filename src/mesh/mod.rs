@@ -1,1 +1,339 @@
-//! The nonconforming quad/hex mesh: reading, refinement, hanging vertices, location, output.
+//! The nonconforming quad/hex mesh: reading start meshes, isotropic refinement that keeps the
+//! whole tree, hanging vertices and their constraints, point location, MFEM and VTK output.
+//!
+//! Identities:
+//! - A *leaf index* (`usize`, `0..num_elements()`) names an element of the current mesh; it is
+//!   only valid until the next [`Mesh::refine`] (refined leaves are replaced in place by their
+//!   children, so leaf order stays deterministic).
+//! - A *vertex id* (`u32`/`usize`) is stable forever: refinement appends new vertices.
+//! - [`Mesh::element_tree_id`] is stable across refinements: it depends only on the start
+//!   element and the path of child indices leading to the element.
+
+mod error;
+mod geometry;
+mod hanging;
+mod keys;
+mod locate;
+mod reader;
+mod reference;
+mod refine;
+mod write_mfem;
+mod write_vtk;
+
+use std::ops::Range;
+use std::path::Path;
+
+pub use error::MeshError;
+pub use hanging::{Constraint, HangingConstraints};
+pub use write_mfem::format_g8;
+pub use write_vtk::ParaViewWriter;
+
+use geometry::Inverse;
+use keys::FxMap;
+use locate::RootGrid;
+use reference::num_corners;
+
+/// Marks a tree node without children.
+const NO_CHILD: u32 = u32::MAX;
+
+/// One element of the refinement tree (a leaf or a refined element).
+#[derive(Debug, Clone)]
+struct Node {
+    /// Corner vertex ids in MFEM reference order (first 4 used in 2D).
+    vertices: [u32; 8],
+    /// Index of the first of the 4/8 consecutive children, or `NO_CHILD`.
+    first_child: u32,
+    level: u32,
+    attribute: i32,
+    tree_id: u64,
+    root: u32,
+    /// Bit k: side k of this node lies inside side k of its start element.
+    root_side_mask: u8,
+}
+
+/// What one call of [`Mesh::refine`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefineOutcome {
+    /// Number of leaves that were split.
+    pub refined: usize,
+    /// Ids of the vertices created by this refinement (values must be computed for them).
+    pub new_vertices: Range<usize>,
+}
+
+/// A quad (2D) or hex (3D) mesh refined isotropically and nonconformingly.
+#[derive(Debug, Clone)]
+pub struct Mesh {
+    dim: usize,
+    vertices: Vec<[f64; 3]>,
+    /// For vertices made by refinement, the two vertices whose midpoint they are (edge: its
+    /// ends; face centre: midpoints of two opposite edges; body centre: two opposite side
+    /// centres). `[NO_CHILD; 2]` for start vertices.
+    vertex_parents: Vec<[u32; 2]>,
+    nodes: Vec<Node>,
+    num_roots: usize,
+    leaves: Vec<u32>,
+    leaf_of_node: Vec<u32>,
+    /// Midpoint of each split edge, keyed by its sorted ends.
+    edge_mid: FxMap<u64, u32>,
+    /// Centre of each split face (3D), keyed by its sorted corners.
+    face_mid: FxMap<[u32; 4], u32>,
+    /// Boundary attribute of each start element's sides (0: shared with another element).
+    root_side_attr: Vec<[i32; 6]>,
+    root_inverse: Vec<Inverse>,
+    root_grid: RootGrid,
+    constraints: HangingConstraints,
+}
+
+impl Mesh {
+    /// Reads an `MFEM mesh v1.0` or `MFEM INLINE mesh v1.0` file of quads or hexes.
+    pub fn read(path: &Path) -> Result<Mesh, MeshError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| MeshError::Io {
+            file: name.clone(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| MeshError::Io {
+            file: name.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+        })?;
+        Mesh::parse(&text, &name)
+    }
+
+    /// Parses mesh text; `source_name` names it in error messages.
+    pub fn parse(text: &str, source_name: &str) -> Result<Mesh, MeshError> {
+        let root = reader::parse(text, source_name)?;
+        Ok(Mesh::from_root(root))
+    }
+
+    fn from_root(root: reader::RootMesh) -> Mesh {
+        let dim = root.dim;
+        let nc = num_corners(dim);
+        let sides = reference::sides(dim);
+        let mut side_count: FxMap<Vec<u32>, u32> = FxMap::default();
+        for (ids, _) in &root.elements {
+            for side in sides {
+                *side_count.entry(keys::sorted_side(ids, side)).or_insert(0) += 1;
+            }
+        }
+        let boundary_attr: FxMap<Vec<u32>, i32> = root.boundary.iter().cloned().collect();
+        let mut nodes = Vec::with_capacity(root.elements.len());
+        let mut root_side_attr = Vec::with_capacity(root.elements.len());
+        let mut root_inverse = Vec::with_capacity(root.elements.len());
+        for (r, (ids, attr)) in root.elements.iter().enumerate() {
+            let mut sa = [0i32; 6];
+            for (k, side) in sides.iter().enumerate() {
+                let key = keys::sorted_side(ids, side);
+                if side_count.get(&key) == Some(&1) {
+                    sa[k] = boundary_attr.get(&key).copied().unwrap_or(1);
+                }
+            }
+            root_side_attr.push(sa);
+            let mut corners = [[0.0; 3]; 8];
+            for (c, &id) in corners.iter_mut().zip(ids.iter()).take(nc) {
+                *c = root.vertices[id as usize];
+            }
+            root_inverse.push(Inverse::new(dim, &corners));
+            nodes.push(Node {
+                vertices: *ids,
+                first_child: NO_CHILD,
+                level: 0,
+                attribute: *attr,
+                tree_id: keys::root_tree_id(r),
+                root: r as u32,
+                root_side_mask: 0x3f,
+            });
+        }
+        let num_roots = nodes.len();
+        let nv = root.vertices.len();
+        let mut mesh = Mesh {
+            dim,
+            vertex_parents: vec![[NO_CHILD; 2]; nv],
+            vertices: root.vertices,
+            leaves: (0..num_roots as u32).collect(),
+            leaf_of_node: (0..num_roots as u32).collect(),
+            nodes,
+            num_roots,
+            edge_mid: FxMap::default(),
+            face_mid: FxMap::default(),
+            root_side_attr,
+            root_inverse,
+            root_grid: RootGrid::default(),
+            constraints: HangingConstraints::default(),
+        };
+        mesh.root_grid = RootGrid::build(&mesh);
+        mesh.constraints = hanging::compute(&mesh);
+        mesh
+    }
+
+    /// 2 (quads) or 3 (hexes).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of leaf elements.
+    pub fn num_elements(&self) -> usize {
+        self.leaves.len()
+    }
+
+    /// Number of start elements.
+    pub fn num_root_elements(&self) -> usize {
+        self.num_roots
+    }
+
+    /// All vertices, hanging ones included: the DOFs of an order-1 H1 space (MFEM `GetNDofs`).
+    pub fn num_vertices(&self) -> usize {
+        self.vertices.len()
+    }
+
+    /// Vertices that do not hang: the true DOFs.
+    pub fn num_true_dofs(&self) -> usize {
+        self.vertices.len() - self.constraints.len()
+    }
+
+    /// Number of hanging vertices.
+    pub fn num_hanging(&self) -> usize {
+        self.constraints.len()
+    }
+
+    /// Vertex coordinates (z = 0 in 2D); ids are stable across refinement.
+    pub fn vertices(&self) -> &[[f64; 3]] {
+        &self.vertices
+    }
+
+    /// Corner vertex ids of leaf `e` (4 or 8) in MFEM reference order.
+    pub fn element_vertices(&self, e: usize) -> &[u32] {
+        &self.nodes[self.leaves[e] as usize].vertices[..num_corners(self.dim)]
+    }
+
+    /// Number of refinements from the start mesh that made leaf `e`.
+    pub fn element_level(&self, e: usize) -> u32 {
+        self.nodes[self.leaves[e] as usize].level
+    }
+
+    /// Attribute of leaf `e` (inherited from its start element).
+    pub fn element_attribute(&self, e: usize) -> i32 {
+        self.nodes[self.leaves[e] as usize].attribute
+    }
+
+    /// Identity of leaf `e` in the refinement tree: a hash of (start element index, path of
+    /// child indices). The same element always gets the same id, whatever else was refined.
+    pub fn element_tree_id(&self, e: usize) -> u64 {
+        self.nodes[self.leaves[e] as usize].tree_id
+    }
+
+    /// Axis-aligned bounding box of leaf `e`'s corners (which holds the straight-sided element).
+    pub fn element_bbox(&self, e: usize) -> ([f64; 3], [f64; 3]) {
+        bbox(
+            self.element_vertices(e)
+                .iter()
+                .map(|&v| self.vertices[v as usize]),
+        )
+    }
+
+    /// Centre of leaf `e`: the image of the reference centre (mean of the corners).
+    pub fn element_center(&self, e: usize) -> [f64; 3] {
+        let vs = self.element_vertices(e);
+        let mut c = [0.0; 3];
+        for &v in vs {
+            for (ca, xa) in c.iter_mut().zip(self.vertices[v as usize]) {
+                *ca += xa;
+            }
+        }
+        c.map(|x| x / vs.len() as f64)
+    }
+
+    /// Bounding box of the whole mesh.
+    pub fn bounding_box(&self) -> ([f64; 3], [f64; 3]) {
+        bbox(self.vertices.iter().copied())
+    }
+
+    /// Rough memory (bytes) of a `dim`-D mesh with `num_elements` leaves made by uniform
+    /// refinement (tree, vertices, split maps, constraints); for refusing runs too large to
+    /// fit before starting them. Measured RSS is within this bound (see the benchmark).
+    pub fn estimated_bytes(dim: usize, num_elements: usize) -> usize {
+        let node = std::mem::size_of::<Node>() + 4;
+        let per_leaf = if dim == 2 {
+            // tree 4/3 nodes, ~1 vertex (coords, parents, flags), ~2 split edges, leaf lists
+            node * 4 / 3 + 40 + 2 * 40 + 8
+        } else {
+            // tree 8/7 nodes, ~1 vertex, ~3 split edges and ~3 split faces
+            node * 8 / 7 + 40 + 3 * 40 + 3 * 56 + 8
+        };
+        num_elements.saturating_mul(per_leaf)
+    }
+
+    /// Splits every leaf with `marked[e]` into 4 (8) children; see [`RefineOutcome`].
+    pub fn refine(&mut self, marked: &[bool]) -> Result<RefineOutcome, MeshError> {
+        if marked.len() != self.leaves.len() {
+            return Err(MeshError::Length {
+                what: "refine marks",
+                expected: self.leaves.len(),
+                got: marked.len(),
+            });
+        }
+        let outcome = refine::refine(self, marked);
+        self.constraints = hanging::compute(self);
+        Ok(outcome)
+    }
+
+    /// Splits every leaf.
+    pub fn refine_uniformly(&mut self) -> RefineOutcome {
+        let marked = vec![true; self.leaves.len()];
+        let outcome = refine::refine(self, &marked);
+        self.constraints = hanging::compute(self);
+        outcome
+    }
+
+    /// Hanging vertices with their constraints in non-hanging vertices and their parents.
+    pub fn hanging_constraints(&self) -> &HangingConstraints {
+        &self.constraints
+    }
+
+    /// Copy of `raw` (vertex-major, `v * ncomp + c`) with every hanging vertex's values
+    /// replaced by its constraint applied to the non-hanging vertices' raw values.
+    pub fn constrain(&self, raw: &[f64], ncomp: usize) -> Result<Vec<f64>, MeshError> {
+        let mut out = raw.to_vec();
+        self.constrain_in_place(&mut out, ncomp)?;
+        Ok(out)
+    }
+
+    /// [`Mesh::constrain`] in place (constraints only read non-hanging values).
+    pub fn constrain_in_place(&self, values: &mut [f64], ncomp: usize) -> Result<(), MeshError> {
+        self.check_values(values.len(), ncomp)?;
+        for con in self.constraints.iter() {
+            for c in 0..ncomp {
+                let v: f64 = con
+                    .terms
+                    .iter()
+                    .map(|&(u, w)| w * values[u as usize * ncomp + c])
+                    .sum();
+                values[con.vertex as usize * ncomp + c] = v;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_values(&self, len: usize, ncomp: usize) -> Result<(), MeshError> {
+        let expected = self.vertices.len() * ncomp;
+        if ncomp == 0 || len != expected {
+            return Err(MeshError::Length {
+                what: "vertex values",
+                expected,
+                got: len,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn bbox(points: impl Iterator<Item = [f64; 3]>) -> ([f64; 3], [f64; 3]) {
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for p in points {
+        for a in 0..3 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    (lo, hi)
+}

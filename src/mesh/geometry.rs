@@ -1,0 +1,234 @@
+//! The multilinear map of a straight-sided quad/hex from reference to physical coordinates:
+//! evaluation, Jacobian, a volume check, and its inversion (exact when the map is affine,
+//! Newton's method otherwise).
+
+use super::reference::{CORNERS, num_corners, shape, shape_grad};
+
+/// Physical point of reference coordinates `xi`.
+#[inline]
+pub(crate) fn map(dim: usize, corners: &[[f64; 3]; 8], xi: &[f64; 3]) -> [f64; 3] {
+    let mut n = [0.0; 8];
+    shape(dim, xi, &mut n);
+    let mut x = [0.0; 3];
+    for (nk, c) in n.iter().zip(corners.iter()).take(num_corners(dim)) {
+        for a in 0..3 {
+            x[a] += nk * c[a];
+        }
+    }
+    x
+}
+
+/// Jacobian `j[a][b]` = ∂x_a/∂ξ_b (only the leading dim × dim block is meaningful).
+#[inline]
+pub(crate) fn jacobian(dim: usize, corners: &[[f64; 3]; 8], xi: &[f64; 3]) -> [[f64; 3]; 3] {
+    let mut g = [[0.0; 3]; 8];
+    shape_grad(dim, xi, &mut g);
+    let mut j = [[0.0; 3]; 3];
+    for (gk, c) in g.iter().zip(corners.iter()).take(num_corners(dim)) {
+        for a in 0..dim {
+            for b in 0..dim {
+                j[a][b] += c[a] * gk[b];
+            }
+        }
+    }
+    j
+}
+
+fn det(dim: usize, j: &[[f64; 3]; 3]) -> f64 {
+    if dim == 2 {
+        j[0][0] * j[1][1] - j[0][1] * j[1][0]
+    } else {
+        j[0][0] * (j[1][1] * j[2][2] - j[1][2] * j[2][1])
+            - j[0][1] * (j[1][0] * j[2][2] - j[1][2] * j[2][0])
+            + j[0][2] * (j[1][0] * j[2][1] - j[1][1] * j[2][0])
+    }
+}
+
+/// Inverse of the leading dim × dim block (identity elsewhere), or None if singular.
+fn inverse(dim: usize, j: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let d = det(dim, j);
+    if d == 0.0 || !d.is_finite() {
+        return None;
+    }
+    let mut inv = [[0.0; 3]; 3];
+    if dim == 2 {
+        inv[0][0] = j[1][1] / d;
+        inv[0][1] = -j[0][1] / d;
+        inv[1][0] = -j[1][0] / d;
+        inv[1][1] = j[0][0] / d;
+        inv[2][2] = 1.0;
+    } else {
+        // the transposed cofactor matrix over the determinant
+        for (a, row) in inv.iter_mut().enumerate() {
+            for (b, slot) in row.iter_mut().enumerate() {
+                let (r0, r1) = ((b + 1) % 3, (b + 2) % 3);
+                let (c0, c1) = ((a + 1) % 3, (a + 2) % 3);
+                *slot = (j[r0][c0] * j[r1][c1] - j[r0][c1] * j[r1][c0]) / d;
+            }
+        }
+    }
+    Some(inv)
+}
+
+fn extent(dim: usize, corners: &[[f64; 3]; 8]) -> f64 {
+    let mut e: f64 = 0.0;
+    for a in 0..dim {
+        let (lo, hi) = corners
+            .iter()
+            .take(num_corners(dim))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
+                (lo.min(c[a]), hi.max(c[a]))
+            });
+        e = e.max(hi - lo);
+    }
+    e
+}
+
+/// True when the Jacobian determinant is clearly positive at every corner and the centre.
+pub(crate) fn has_positive_volume(dim: usize, corners: &[[f64; 3]; 8]) -> bool {
+    let scale = extent(dim, corners);
+    if !(scale > 0.0 && scale.is_finite()) {
+        return false;
+    }
+    let floor = 1e-12 * scale.powi(dim as i32);
+    let centre = [0.5; 3];
+    CORNERS
+        .iter()
+        .take(num_corners(dim))
+        .map(|c| [f64::from(c[0]), f64::from(c[1]), f64::from(c[2])])
+        .chain(std::iter::once(centre))
+        .all(|xi| det(dim, &jacobian(dim, corners, &xi)) > floor)
+}
+
+/// How to get reference coordinates from a physical point in one element.
+#[derive(Debug, Clone)]
+pub(crate) enum Inverse {
+    /// x = origin + J ξ exactly (parallelograms/parallelepipeds, e.g. axis-aligned boxes).
+    Affine {
+        origin: [f64; 3],
+        jinv: [[f64; 3]; 3],
+    },
+    /// A general multilinear map, inverted by Newton's method.
+    Newton { corners: [[f64; 3]; 8] },
+}
+
+impl Inverse {
+    pub(crate) fn new(dim: usize, corners: &[[f64; 3]; 8]) -> Inverse {
+        let origin = corners[0];
+        let mut j = [[0.0; 3]; 3];
+        // Edge vectors from corner 0 along ξ_x (corner 1), ξ_y (corner 3), ξ_z (corner 4).
+        for (b, &c) in [1usize, 3, 4].iter().enumerate().take(dim) {
+            for a in 0..dim {
+                j[a][b] = corners[c][a] - origin[a];
+            }
+        }
+        let affine_tol = 1e-13 * extent(dim, corners);
+        let is_affine = CORNERS
+            .iter()
+            .enumerate()
+            .take(num_corners(dim))
+            .all(|(k, c)| {
+                let xi = [f64::from(c[0]), f64::from(c[1]), f64::from(c[2])];
+                (0..dim).all(|a| {
+                    let pred = origin[a] + (0..dim).map(|b| j[a][b] * xi[b]).sum::<f64>();
+                    (pred - corners[k][a]).abs() <= affine_tol
+                })
+            });
+        match (is_affine, inverse(dim, &j)) {
+            (true, Some(jinv)) => Inverse::Affine { origin, jinv },
+            _ => Inverse::Newton { corners: *corners },
+        }
+    }
+
+    /// Reference coordinates of `x`, or None if Newton's method fails to converge.
+    #[inline]
+    pub(crate) fn apply(&self, dim: usize, x: &[f64; 3]) -> Option<[f64; 3]> {
+        match self {
+            Inverse::Affine { origin, jinv } => {
+                let mut xi = [0.0; 3];
+                for a in 0..dim {
+                    xi[a] = (0..dim).map(|b| jinv[a][b] * (x[b] - origin[b])).sum();
+                }
+                Some(xi)
+            }
+            Inverse::Newton { corners } => newton(dim, corners, x),
+        }
+    }
+}
+
+fn newton(dim: usize, corners: &[[f64; 3]; 8], x: &[f64; 3]) -> Option<[f64; 3]> {
+    let mut xi = [0.5, 0.5, if dim == 3 { 0.5 } else { 0.0 }];
+    for _ in 0..60 {
+        let y = map(dim, corners, &xi);
+        let jinv = inverse(dim, &jacobian(dim, corners, &xi))?;
+        let mut step = [0.0; 3];
+        let mut size: f64 = 0.0;
+        for a in 0..dim {
+            step[a] = (0..dim).map(|b| jinv[a][b] * (y[b] - x[b])).sum();
+            size = size.max(step[a].abs());
+        }
+        for a in 0..dim {
+            // Far outside the element the map may fold; keep iterates in a sane window.
+            xi[a] = (xi[a] - step[a]).clamp(-2.0, 3.0);
+        }
+        if size < 1e-15 {
+            return Some(xi);
+        }
+    }
+    // Converged to round-off but not below the strict step size: accept if the residual is tiny.
+    let y = map(dim, corners, &xi);
+    let scale = extent(dim, corners);
+    (0..dim)
+        .all(|a| (y[a] - x[a]).abs() <= 1e-12 * scale)
+        .then_some(xi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skewed() -> [[f64; 3]; 8] {
+        let mut c = [[0.0; 3]; 8];
+        let q = [[0.0, 0.0], [2.0, 0.2], [2.5, 1.7], [-0.3, 1.1]];
+        for k in 0..8 {
+            let z = if k < 4 { 0.0 } else { 1.0 + 0.1 * k as f64 };
+            c[k] = [q[k % 4][0] + 0.2 * z, q[k % 4][1], z];
+        }
+        c
+    }
+
+    #[test]
+    fn newton_inverts_a_skewed_hex_and_quad() {
+        let c = skewed();
+        for dim in [2, 3] {
+            let inv = Inverse::new(dim, &c);
+            assert!(matches!(inv, Inverse::Newton { .. }));
+            let xi = [0.3, 0.8, if dim == 3 { 0.45 } else { 0.0 }];
+            let x = map(dim, &c, &xi);
+            let back = inv.apply(dim, &x).unwrap();
+            for a in 0..dim {
+                assert!((back[a] - xi[a]).abs() < 1e-12, "{back:?} vs {xi:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn boxes_are_affine_and_volume_sign_is_checked() {
+        let mut c = [[0.0; 3]; 8];
+        for (k, r) in CORNERS.iter().enumerate() {
+            c[k] = [
+                1.0 + 4.0 * f64::from(r[0]),
+                -2.0 + 4.0 * f64::from(r[1]),
+                20.0 * f64::from(r[2]),
+            ];
+        }
+        assert!(matches!(Inverse::new(3, &c), Inverse::Affine { .. }));
+        assert_eq!(
+            Inverse::new(3, &c).apply(3, &[3.0, 0.0, 5.0]),
+            Some([0.5, 0.5, 0.25])
+        );
+        assert!(has_positive_volume(3, &c));
+        c.swap(1, 3);
+        assert!(!has_positive_volume(3, &c));
+    }
+}

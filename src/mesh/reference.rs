@@ -1,0 +1,161 @@
+//! The reference quad and hex: corner order, edges, faces and the multilinear shape functions,
+//! all in MFEM's conventions so vertex lists read from and written to MFEM files mean the same.
+
+/// Reference coordinates of the corners, quad corners being the first four (z = 0).
+pub(crate) const CORNERS: [[u8; 3]; 8] = [
+    [0, 0, 0],
+    [1, 0, 0],
+    [1, 1, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+    [1, 0, 1],
+    [1, 1, 1],
+    [0, 1, 1],
+];
+
+/// Quad edges, numbered as MFEM's boundary sides: y=0, x=1, y=1, x=0.
+pub(crate) const QUAD_EDGES: [[usize; 2]; 4] = [[0, 1], [1, 2], [2, 3], [3, 0]];
+
+/// Hex edges (MFEM's order).
+pub(crate) const HEX_EDGES: [[usize; 2]; 12] = [
+    [0, 1],
+    [1, 2],
+    [3, 2],
+    [0, 3],
+    [4, 5],
+    [5, 6],
+    [7, 6],
+    [4, 7],
+    [0, 4],
+    [1, 5],
+    [2, 6],
+    [3, 7],
+];
+
+/// Hex faces, outward oriented, cyclic corner order: z=0, y=0, x=1, y=1, x=0, z=1.
+pub(crate) const HEX_FACES: [[usize; 4]; 6] = [
+    [3, 2, 1, 0],
+    [0, 1, 5, 4],
+    [1, 2, 6, 5],
+    [2, 3, 7, 6],
+    [3, 0, 4, 7],
+    [4, 5, 6, 7],
+];
+
+/// Number of corners of a d-dimensional reference element.
+pub(crate) const fn num_corners(dim: usize) -> usize {
+    if dim == 2 { 4 } else { 8 }
+}
+
+/// The element's sides (quad edges in 2D, hex faces in 3D) as corner lists.
+pub(crate) fn sides(dim: usize) -> &'static [&'static [usize]] {
+    const QUAD: [&[usize]; 4] = [
+        &QUAD_EDGES[0],
+        &QUAD_EDGES[1],
+        &QUAD_EDGES[2],
+        &QUAD_EDGES[3],
+    ];
+    const HEX: [&[usize]; 6] = [
+        &HEX_FACES[0],
+        &HEX_FACES[1],
+        &HEX_FACES[2],
+        &HEX_FACES[3],
+        &HEX_FACES[4],
+        &HEX_FACES[5],
+    ];
+    if dim == 2 { &QUAD } else { &HEX }
+}
+
+/// Child index holding reference point ξ: the corner whose half-box contains it.
+#[inline]
+pub(crate) fn child_of(dim: usize, xi: &[f64; 3]) -> (usize, [f64; 3]) {
+    let bx = xi[0] >= 0.5;
+    let by = xi[1] >= 0.5;
+    let bz = dim == 3 && xi[2] >= 0.5;
+    let planar = match (bx, by) {
+        (false, false) => 0,
+        (true, false) => 1,
+        (true, true) => 2,
+        (false, true) => 3,
+    };
+    let child = planar + if bz { 4 } else { 0 };
+    // Doubling and subtracting 0 or 1 is exact in binary floating point, so the descent
+    // adds no round-off however deep the tree.
+    let shift = |x: f64, b: bool| if b { 2.0 * x - 1.0 } else { 2.0 * x };
+    let z = if dim == 3 { shift(xi[2], bz) } else { 0.0 };
+    (child, [shift(xi[0], bx), shift(xi[1], by), z])
+}
+
+/// Multilinear shape functions at ξ, in corner order.
+#[inline]
+pub(crate) fn shape(dim: usize, xi: &[f64; 3], out: &mut [f64; 8]) {
+    let (x, y) = (xi[0], xi[1]);
+    let q = [(1.0 - x) * (1.0 - y), x * (1.0 - y), x * y, (1.0 - x) * y];
+    if dim == 2 {
+        out[..4].copy_from_slice(&q);
+        out[4..].fill(0.0);
+    } else {
+        let z = xi[2];
+        for k in 0..4 {
+            out[k] = q[k] * (1.0 - z);
+            out[k + 4] = q[k] * z;
+        }
+    }
+}
+
+/// Derivatives of the shape functions: `grad[k][a]` = ∂N_k/∂ξ_a.
+#[inline]
+pub(crate) fn shape_grad(dim: usize, xi: &[f64; 3], grad: &mut [[f64; 3]; 8]) {
+    let (x, y) = (xi[0], xi[1]);
+    let q = [(1.0 - x) * (1.0 - y), x * (1.0 - y), x * y, (1.0 - x) * y];
+    let dqx = [-(1.0 - y), 1.0 - y, y, -y];
+    let dqy = [-(1.0 - x), -x, x, 1.0 - x];
+    if dim == 2 {
+        for k in 0..4 {
+            grad[k] = [dqx[k], dqy[k], 0.0];
+        }
+        for g in grad.iter_mut().skip(4) {
+            *g = [0.0; 3];
+        }
+    } else {
+        let z = xi[2];
+        for k in 0..4 {
+            grad[k] = [dqx[k] * (1.0 - z), dqy[k] * (1.0 - z), -q[k]];
+            grad[k + 4] = [dqx[k] * z, dqy[k] * z, q[k]];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_descent_matches_corner_table() {
+        for (i, c) in CORNERS.iter().enumerate() {
+            let xi = [
+                0.25 + 0.5 * f64::from(c[0]),
+                0.25 + 0.5 * f64::from(c[1]),
+                0.25 + 0.5 * f64::from(c[2]),
+            ];
+            let (child, sub) = child_of(3, &xi);
+            assert_eq!(child, i);
+            assert_eq!(sub, [0.5, 0.5, 0.5]);
+            if i < 4 {
+                assert_eq!(child_of(2, &xi).0, i);
+            }
+        }
+    }
+
+    #[test]
+    fn shape_functions_are_a_partition_of_unity() {
+        let mut n = [0.0; 8];
+        shape(3, &[0.3, 0.7, 0.1], &mut n);
+        assert!((n.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        let mut g = [[0.0; 3]; 8];
+        shape_grad(3, &[0.3, 0.7, 0.1], &mut g);
+        for a in 0..3 {
+            assert!(g.iter().map(|gk| gk[a]).sum::<f64>().abs() < 1e-15);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Hanging vertices and their constraints: composed weights (0.75/0.25 two levels down an
+//! edge, bilinear weights inside a face), parents for MFEM's `vertex_parents`, and general
+//! properties on randomly refined meshes.
+
+use pruningamr::mesh::Mesh;
+
+fn inline(dim: usize, n: [usize; 3], s: [f64; 3]) -> Mesh {
+    let text = if dim == 2 {
+        format!(
+            "MFEM INLINE mesh v1.0\ntype = quad\nnx = {}\nny = {}\nsx = {}\nsy = {}\n",
+            n[0], n[1], s[0], s[1]
+        )
+    } else {
+        format!(
+            "MFEM INLINE mesh v1.0\ntype = hex\nnx = {}\nny = {}\nnz = {}\nsx = {}\nsy = {}\nsz = {}\n",
+            n[0], n[1], n[2], s[0], s[1], s[2]
+        )
+    };
+    Mesh::parse(&text, "inline").unwrap()
+}
+
+fn vid(mesh: &Mesh, x: [f64; 3]) -> u32 {
+    mesh.vertices()
+        .iter()
+        .position(|v| *v == x)
+        .unwrap_or_else(|| panic!("no vertex at {x:?}")) as u32
+}
+
+fn terms_of(mesh: &Mesh, x: [f64; 3]) -> Vec<(u32, f64)> {
+    let c = mesh
+        .hanging_constraints()
+        .get(vid(mesh, x))
+        .unwrap_or_else(|| panic!("{x:?} does not hang"));
+    c.terms.to_vec()
+}
+
+fn sorted(mut t: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
+    t.sort_by_key(|x| x.0);
+    t
+}
+
+/// Leaf index of the leaf whose bounding box is exactly `lo..hi`.
+fn leaf(mesh: &Mesh, lo: [f64; 3], hi: [f64; 3]) -> usize {
+    (0..mesh.num_elements())
+        .find(|&e| mesh.element_bbox(e) == (lo, hi))
+        .unwrap()
+}
+
+#[test]
+fn two_level_difference_on_an_edge_gives_three_quarters_one_quarter() {
+    let mut mesh = inline(2, [2, 1, 1], [2.0, 1.0, 1.0]);
+    let mut marks = vec![false; 2];
+    marks[0] = true;
+    mesh.refine(&marks).unwrap();
+    assert_eq!(mesh.num_hanging(), 1);
+    let e = leaf(&mesh, [0.5, 0.0, 0.0], [1.0, 0.5, 0.0]);
+    let mut marks = vec![false; mesh.num_elements()];
+    marks[e] = true;
+    let out = mesh.refine(&marks).unwrap();
+    assert_eq!(out.refined, 1);
+    assert_eq!(out.new_vertices, 11..16);
+    // (1, .5) and (1, .25) on the coarse element's edge, (.75, .5) and (.5, .25) on level-1 edges
+    assert_eq!(mesh.num_hanging(), 4);
+    assert_eq!(mesh.num_true_dofs(), mesh.num_vertices() - 4);
+
+    let (a, b) = (vid(&mesh, [1.0, 0.0, 0.0]), vid(&mesh, [1.0, 1.0, 0.0]));
+    assert_eq!(
+        terms_of(&mesh, [1.0, 0.25, 0.0]),
+        sorted(vec![(a, 0.75), (b, 0.25)])
+    );
+    assert_eq!(
+        terms_of(&mesh, [1.0, 0.5, 0.0]),
+        sorted(vec![(a, 0.5), (b, 0.5)])
+    );
+    // a chain: (.75,.5) is the midpoint of (.5,.5) and the hanging (1,.5)
+    let m = vid(&mesh, [0.5, 0.5, 0.0]);
+    assert_eq!(
+        terms_of(&mesh, [0.75, 0.5, 0.0]),
+        sorted(vec![(m, 0.5), (a, 0.25), (b, 0.25)])
+    );
+
+    let c = mesh
+        .hanging_constraints()
+        .get(vid(&mesh, [1.0, 0.25, 0.0]))
+        .unwrap();
+    let mut parents = c.parents;
+    parents.sort();
+    let mut want = [a, vid(&mesh, [1.0, 0.5, 0.0])];
+    want.sort();
+    assert_eq!(parents, want);
+    assert!(mesh.hanging_constraints().get(m).is_none());
+}
+
+#[test]
+fn face_centre_and_deeper_face_vertices_take_bilinear_weights() {
+    let mut mesh = inline(3, [2, 1, 1], [2.0, 1.0, 1.0]);
+    mesh.refine(&[true, false]).unwrap();
+    // shared face x = 1: its centre and its 4 edge midpoints hang
+    assert_eq!(mesh.num_hanging(), 5);
+    let corners = [
+        [1.0, 0.0, 0.0],
+        [1.0, 1.0, 0.0],
+        [1.0, 1.0, 1.0],
+        [1.0, 0.0, 1.0],
+    ]
+    .map(|x| vid(&mesh, x));
+    let centre = [1.0, 0.5, 0.5];
+    assert_eq!(
+        terms_of(&mesh, centre),
+        sorted(corners.iter().map(|&c| (c, 0.25)).collect())
+    );
+    let con = mesh.hanging_constraints().get(vid(&mesh, centre)).unwrap();
+    // parents: midpoints of two opposite edges of the face, themselves hanging
+    let p = con.parents.map(|v| mesh.vertices()[v as usize]);
+    assert!(
+        p == [[1.0, 0.5, 0.0], [1.0, 0.5, 1.0]] || p == [[1.0, 0.0, 0.5], [1.0, 1.0, 0.5]],
+        "parents {p:?}"
+    );
+    assert!(
+        con.parents
+            .iter()
+            .all(|&v| mesh.hanging_constraints().is_hanging(v as usize))
+    );
+
+    let e = leaf(&mesh, [0.5, 0.0, 0.0], [1.0, 0.5, 0.5]);
+    let mut marks = vec![false; mesh.num_elements()];
+    marks[e] = true;
+    mesh.refine(&marks).unwrap();
+    let w = |y: f64, z: f64| [(1.0 - y) * (1.0 - z), y * (1.0 - z), y * z, (1.0 - y) * z];
+    let ws = w(0.25, 0.25);
+    assert_eq!(ws, [0.5625, 0.1875, 0.0625, 0.1875]);
+    assert_eq!(
+        terms_of(&mesh, [1.0, 0.25, 0.25]),
+        sorted(corners.iter().copied().zip(ws).collect())
+    );
+    let ws = w(0.5, 0.25);
+    let mut want: Vec<(u32, f64)> = corners.iter().copied().zip(ws).collect();
+    want.retain(|t| t.1 != 0.0);
+    assert_eq!(terms_of(&mesh, [1.0, 0.5, 0.25]), sorted(want));
+}
+
+/// Small deterministic generator for marks (SplitMix64).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn refine_randomly(mesh: &mut Mesh, rounds: usize, p: f64, seed: u64) {
+    let mut rng = Rng(seed);
+    for _ in 0..rounds {
+        let marks: Vec<bool> = (0..mesh.num_elements()).map(|_| rng.unit() < p).collect();
+        mesh.refine(&marks).unwrap();
+    }
+}
+
+/// Constraints use only non-hanging vertices, weights sum to 1 and reproduce the hanging
+/// vertex's position (positions are a linear field on these straight-sided meshes).
+fn check_constraint_properties(mesh: &Mesh) {
+    let h = mesh.hanging_constraints();
+    assert_eq!(h.len(), mesh.num_hanging());
+    assert_eq!(h.iter().count(), mesh.num_hanging());
+    for c in h.iter() {
+        assert!(h.is_hanging(c.vertex as usize));
+        let sum: f64 = c.terms.iter().map(|t| t.1).sum();
+        assert!((sum - 1.0).abs() < 1e-14, "weights sum {sum}");
+        let mut x = [0.0; 3];
+        for &(u, w) in c.terms {
+            assert!(!h.is_hanging(u as usize), "term {u} of {} hangs", c.vertex);
+            assert!(w > 0.0);
+            for (xa, va) in x.iter_mut().zip(mesh.vertices()[u as usize]) {
+                *xa += w * va;
+            }
+        }
+        let v = mesh.vertices()[c.vertex as usize];
+        for a in 0..3 {
+            assert!(
+                (x[a] - v[a]).abs() < 1e-12,
+                "constraint of {} gives {x:?}, vertex at {v:?}",
+                c.vertex
+            );
+        }
+        let p = c.parents.map(|q| mesh.vertices()[q as usize]);
+        for a in 0..3 {
+            assert!(
+                (0.5 * (p[0][a] + p[1][a]) - v[a]).abs() < 1e-12,
+                "vertex is not its parents' midpoint"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_refinements_give_consistent_constraints() {
+    for (dim, n, rounds) in [(2, [3, 2, 1], 6), (3, [2, 2, 2], 4)] {
+        let mut mesh = inline(dim, n, [1.0, 0.75, 2.0]);
+        refine_randomly(&mut mesh, rounds, 0.3, 7 + dim as u64);
+        assert!(
+            mesh.num_hanging() > 20,
+            "too few hanging vertices to test: {}",
+            mesh.num_hanging()
+        );
+        assert!(
+            (0..mesh.num_elements())
+                .map(|e| mesh.element_level(e))
+                .max()
+                .unwrap()
+                >= rounds as u32 - 1
+        );
+        check_constraint_properties(&mesh);
+    }
+}
+
+#[test]
+fn constrain_replaces_only_hanging_values() {
+    let mut mesh = inline(2, [2, 2, 1], [1.0, 1.0, 1.0]);
+    refine_randomly(&mut mesh, 4, 0.4, 3);
+    let raw: Vec<f64> = (0..mesh.num_vertices() * 2)
+        .map(|i| (i as f64).sin())
+        .collect();
+    let out = mesh.constrain(&raw, 2).unwrap();
+    let h = mesh.hanging_constraints();
+    for v in 0..mesh.num_vertices() {
+        for c in 0..2 {
+            let want = match h.get(v as u32) {
+                None => raw[v * 2 + c],
+                Some(con) => con
+                    .terms
+                    .iter()
+                    .map(|&(u, w)| w * raw[u as usize * 2 + c])
+                    .sum(),
+            };
+            assert_eq!(out[v * 2 + c], want);
+        }
+    }
+    assert!(mesh.constrain(&raw[1..], 2).is_err());
+}
+
+#[test]
+fn tree_ids_do_not_depend_on_refinement_order() {
+    let base = inline(2, [2, 1, 1], [2.0, 1.0, 1.0]);
+    let mut a = base.clone();
+    a.refine(&[true, false]).unwrap();
+    a.refine(&[false, false, false, false, true]).unwrap();
+    let mut b = base.clone();
+    b.refine(&[false, true]).unwrap();
+    b.refine(&[true, false, false, false, false]).unwrap();
+    let ids = |m: &Mesh| {
+        let mut v: Vec<(u64, u32, [u64; 2])> = (0..m.num_elements())
+            .map(|e| {
+                let (lo, hi) = m.element_bbox(e);
+                (
+                    m.element_tree_id(e),
+                    m.element_level(e),
+                    [lo[0].to_bits(), hi[1].to_bits()],
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&a).len(), 8);
+    assert_eq!(ids(&a), ids(&b));
+    let distinct: std::collections::HashSet<u64> = ids(&a).iter().map(|x| x.0).collect();
+    assert_eq!(distinct.len(), 8);
+    // refined leaves are replaced in place by their children, in child order
+    let lo = |m: &Mesh, e: usize| m.element_bbox(e).0;
+    assert_eq!(lo(&a, 0), [0.0, 0.0, 0.0]);
+    assert_eq!(lo(&a, 1), [0.5, 0.0, 0.0]);
+    assert_eq!(lo(&a, 2), [0.5, 0.5, 0.0]);
+    assert_eq!(lo(&a, 3), [0.0, 0.5, 0.0]);
+    assert_eq!(lo(&a, 4), [1.0, 0.0, 0.0]);
+    assert_eq!(a.element_level(4), 1);
+}
