@@ -45,22 +45,35 @@ pub struct Rmse {
 /// threads; each batch has its own random stream, so results never depend on scheduling.
 const RMSE_BATCH: usize = 4096;
 
-/// RMSE = sqrt(Σ_points Σ_components (f − I)² / N) over `n_points` points uniform in the mesh
-/// box [lo, hi] (for a time-sliced INR that is the spatial box at the slice).
+/// Where and how the RMSE points are drawn.
+#[derive(Clone, Copy, Debug)]
+pub struct RmseSampling {
+    /// The mesh box (for a time-sliced INR, the spatial box at the slice).
+    pub lo: [f64; 3],
+    pub hi: [f64; 3],
+    pub n_points: usize,
+    pub seed: u64,
+    pub iteration: usize,
+}
+
+/// RMSE = sqrt(Σ_points Σ_components (f − I)² / N) over N points uniform in the mesh box.
 /// `interpolate(points, out)` writes the interpolant point-major into `out`.
 pub fn rmse<F>(
     inr: &Inr,
-    lo: [f64; 3],
-    hi: [f64; 3],
-    n_points: usize,
-    seed: u64,
-    iteration: usize,
+    sampling: RmseSampling,
     interpolate: F,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Rmse
 where
     F: Fn(&[[f64; 3]], &mut [f64]) + Sync,
 {
+    let RmseSampling {
+        lo,
+        hi,
+        n_points,
+        seed,
+        iteration,
+    } = sampling;
     let c = inr.output_dim();
     let dim = inr.mesh_dim();
     let n_batches = n_points.div_ceil(RMSE_BATCH);

@@ -11,3 +11,4 @@ pub mod mesh_handler;
 pub mod plot;
 pub mod random;
 pub mod refinement;
+pub mod run;

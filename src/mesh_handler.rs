@@ -1,1 +1,81 @@
-//! (to be written)
+//! The mesh and the field on it: network values at every vertex (each vertex evaluated once,
+//! when it appears), hanging values constrained, and saving an iteration's files.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use crate::inr_setup::Inr;
+use crate::mesh::Mesh;
+
+/// Vertices evaluated per network call: large enough for efficient GEMMs.
+const VERTEX_BATCH: usize = 2048;
+
+/// A mesh with the order-1 interpolant of the INR on it.
+pub struct MeshField {
+    mesh: Mesh,
+    /// The network's value at every vertex, vertex-major (`v * ncomp + c`); kept for hanging
+    /// vertices too, since a hanging vertex stops hanging once its neighbour is refined.
+    raw: Vec<f64>,
+    /// `raw` with hanging vertices replaced by their constraint: the field that is saved.
+    values: Vec<f64>,
+    ncomp: usize,
+}
+
+impl MeshField {
+    pub fn new(mesh: Mesh, inr: &Inr) -> Result<MeshField> {
+        let mut f = MeshField {
+            mesh,
+            raw: Vec::new(),
+            values: Vec::new(),
+            ncomp: inr.output_dim(),
+        };
+        f.update(inr)?;
+        Ok(f)
+    }
+
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+    pub fn ncomp(&self) -> usize {
+        self.ncomp
+    }
+
+    /// Refines the marked elements (one mark per current element).
+    pub fn refine(&mut self, marks: &[bool]) -> Result<()> {
+        self.mesh.refine(marks)?;
+        Ok(())
+    }
+
+    /// Evaluates the network on the vertices that have no value yet, in parallel batches,
+    /// then constrains the hanging ones. Returns how many vertices were evaluated.
+    pub fn update(&mut self, inr: &Inr) -> Result<usize> {
+        let c = self.ncomp;
+        let done = self.raw.len() / c;
+        let new = &self.mesh.vertices()[done..];
+        self.raw.resize(self.mesh.num_vertices() * c, 0.0);
+        self.raw[done * c..]
+            .par_chunks_mut(VERTEX_BATCH * c)
+            .zip(new.par_chunks(VERTEX_BATCH))
+            .for_each(|(out, pts)| inr.eval_points_into(pts, out));
+        self.values = self.mesh.constrain(&self.raw, c)?;
+        Ok(new.len())
+    }
+
+    /// Writes `it_<it>.mesh` and `it_<it>.gf` into `dir`.
+    pub fn save(&self, dir: &Path, it: usize) -> Result<()> {
+        let mesh_path = dir.join(format!("it_{it}.mesh"));
+        self.mesh
+            .write_mfem(&mesh_path)
+            .with_context(|| format!("{}", mesh_path.display()))?;
+        let gf_path = dir.join(format!("it_{it}.gf"));
+        self.mesh
+            .write_gf(&self.values, self.ncomp, &gf_path)
+            .with_context(|| format!("{}", gf_path.display()))?;
+        Ok(())
+    }
+}

@@ -25,7 +25,7 @@ use std::path::Path;
 
 pub use error::MeshError;
 pub use hanging::{Constraint, HangingConstraints};
-pub use write_mfem::format_g8;
+pub use write_mfem::{format_g8, write_atomically};
 pub use write_vtk::ParaViewWriter;
 
 use geometry::Inverse;

@@ -11,7 +11,7 @@ use super::Mesh;
 use super::reference::{num_corners, sides};
 
 /// Writes `path` through a temporary file in the same folder and a rename; errors name `path`.
-pub(crate) fn write_atomically(
+pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
