@@ -168,8 +168,23 @@ fn available_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// What an observer of the run sees after each iteration's files are written.
+pub struct IterationView<'a> {
+    pub it: usize,
+    pub field: &'a MeshField,
+    pub experiment_dir: &'a Path,
+}
+
 /// Runs the whole experiment and writes its files.
 pub fn run(cfg: &Config) -> Result<RunSummary> {
+    run_observed(cfg, &mut |_| {})
+}
+
+/// [`run`], calling `observe` after each iteration (tests and tools inspect the mesh there).
+pub fn run_observed(
+    cfg: &Config,
+    observe: &mut dyn FnMut(&IterationView<'_>),
+) -> Result<RunSummary> {
     let console = Console { quiet: cfg.quiet };
     let inputs = load_inputs(cfg)?;
     if cfg.original {
@@ -311,6 +326,11 @@ pub fn run(cfg: &Config) -> Result<RunSummary> {
             rec.rmse
         ));
         records.push(rec);
+        observe(&IterationView {
+            it,
+            field: &field,
+            experiment_dir: &dir,
+        });
     }
     console.line(format!("stop: {}", stop.text()));
     let summary = RunSummary {

@@ -101,8 +101,9 @@ def check_iteration(case, it, probe, ck):
     lines = (case / it["gf"]).read_text().split("\n\n", 1)[1].split()
     ours = np.array([float(x) for x in lines]).reshape(ncomp, -1)
     nv = it["nv"]
+    names = probe.get("point_data_names") or [f"u{c}" for c in range(ncomp)]
     for comp in range(ncomp):
-        name = f"u{comp}"
+        name = names[comp]
         ok = name in vtu.point_data and ours.shape[1] == nv
         ck.expect(ok, f"{tag}: vtu point data lacks {name}")
         if ok:

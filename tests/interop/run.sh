@@ -9,5 +9,5 @@ if ! "$venv/bin/python" -c 'import mfem.ser, numpy, meshio' >/dev/null 2>&1; the
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet mfem numpy meshio
 fi
-cargo test --release --test mesh_interop_export
+cargo test --release --test mesh_interop_export --test run_interop_export
 "$venv/bin/python" tests/interop/check_mfem.py target/interop

@@ -1,0 +1,110 @@
+//! End-to-end runs for the interop check: the program's own output for a 2-D adaptive run
+//! (hos, hanging vertices) and a 3-D one (NS_PINN, three components), with ParaView files,
+//! plus a `probe.json` per run with our counts and interpolated values at random points.
+//! `tests/interop/check_mfem.py` loads every `it_N.mesh`/`.gf` in MFEM and every `.vtu` in
+//! meshio and compares (`tests/interop/run.sh`).
+
+use std::path::Path;
+
+use clap::Parser;
+use pruningamr::config::Cli;
+use pruningamr::random::{Purpose, Stream};
+use pruningamr::run::run_observed;
+use serde_json::json;
+
+fn export(name: &str, args: &[&str]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop");
+    let case = root.join(name);
+    let _ = std::fs::remove_dir_all(&case);
+    let out = root.join(format!("{name}-output"));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_s = out.display().to_string();
+    let mut full = vec!["pruningamr", "--quiet", "--paraview", "--output", &out_s];
+    full.extend_from_slice(args);
+    let cfg = Cli::try_parse_from(full).unwrap().validate().unwrap();
+    let exp_dir = cfg.experiment_dir();
+    let mut iterations = Vec::new();
+    let mut meta = None;
+    let summary = run_observed(&cfg, &mut |view| {
+        let mesh = view.field.mesh();
+        let ncomp = view.field.ncomp();
+        let (lo, hi) = mesh.bounding_box();
+        let mut s = Stream::new(99, view.it, 0, Purpose::Rmse);
+        let points: Vec<[f64; 3]> = (0..300)
+            .map(|_| {
+                let mut p = [0.0; 3];
+                for a in 0..mesh.dim() {
+                    p[a] = s.in_range(lo[a], hi[a]);
+                }
+                p
+            })
+            .collect();
+        let mut values = vec![0.0; points.len() * ncomp];
+        assert_eq!(
+            mesh.interpolate(view.field.values(), ncomp, &points, &mut values)
+                .unwrap(),
+            0
+        );
+        iterations.push(json!({
+            "it": view.it,
+            "mesh": format!("it_{}.mesh", view.it),
+            "gf": format!("it_{}.gf", view.it),
+            "vtu": format!("ParaView/pruningamr_{}.vtu", view.it),
+            "ne": mesh.num_elements(),
+            "nv": mesh.num_vertices(),
+            "true_dofs": mesh.num_true_dofs(),
+            "hanging": mesh.num_hanging(),
+            "max_level": (0..mesh.num_elements()).map(|e| mesh.element_level(e)).max(),
+            "points": points.iter().map(|p| p[..mesh.dim()].to_vec()).collect::<Vec<_>>(),
+            "values": values.chunks(ncomp).map(<[f64]>::to_vec).collect::<Vec<_>>(),
+        }));
+        meta = Some((mesh.dim(), ncomp, mesh.num_hanging()));
+    })
+    .unwrap();
+    let (dim, ncomp, hanging) = meta.expect("at least one iteration");
+    assert!(
+        hanging > 0,
+        "{name}: the run left no hanging vertex to check"
+    );
+    assert_eq!(summary.iterations.len(), iterations.len());
+    let names: Vec<String> = if ncomp == 1 {
+        vec!["INRgf".into()]
+    } else {
+        (0..ncomp).map(|c| format!("INRgf_{c}")).collect()
+    };
+    let probe = json!({
+        "dim": dim,
+        "ncomp": ncomp,
+        "pvd": "ParaView/pruningamr.pvd",
+        "point_data_names": names,
+        "iterations": iterations,
+    });
+    // The checker reads the case folder: the experiment folder with probe.json beside.
+    std::fs::rename(&exp_dir, &case).unwrap();
+    std::fs::write(
+        case.join("probe.json"),
+        serde_json::to_string_pretty(&probe).unwrap(),
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn export_2d_adaptive_run() {
+    export("run_hos", &["--INR_key", "hos", "--max_it", "5"]);
+}
+
+#[test]
+fn export_3d_adaptive_run() {
+    export(
+        "run_ns_pinn",
+        &[
+            "--INR_key",
+            "NS_PINN",
+            "--max_it",
+            "3",
+            "--num_uniform_ref",
+            "1",
+        ],
+    );
+}
