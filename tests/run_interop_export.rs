@@ -105,6 +105,10 @@ fn export_3d_adaptive_run() {
             "3",
             "--num_uniform_ref",
             "1",
+            "--threshold",
+            "0.01",
+            "--prop_threshold",
+            "0.4",
         ],
     );
 }
