@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 use pruningamr::id_pruning::Network;
-use pruningamr::inr_setup::{InputTransform, NetworkFile, load_npz, save_npz};
+use pruningamr::inr_setup::{NetworkFile, load_npz, save_npz};
 
 /// Seed of the shipped networks.
 const SEED: u64 = 2024;
@@ -87,13 +87,7 @@ fn main() -> anyhow::Result<()> {
         save_npz(&path, &file)?;
         // Measure what was written, read back and placed as the AMR places it.
         let loaded = load_npz(&path)?;
-        let standardize = loaded.input_mean.clone().zip(loaded.input_std.clone());
-        let transform = InputTransform {
-            standardize,
-            fourier_gauss: loaded.fourier_gauss.clone(),
-        };
-        let scale = loaded.output_scale.unwrap_or(1.0);
-        let inr = measure::inr_of(p, loaded.network, transform, scale)?;
+        let inr = measure::inr_of(p, loaded)?;
         let m = measure::measure(p, args.seed, &inr, &trained.layers, &trained.transform);
         eprintln!(
             "{}: {:.0} s, RMSE {:.3e}, max error {:.3e}, field RMS {:.3e}, forward mismatch {:.1e}",

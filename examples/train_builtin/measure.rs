@@ -4,13 +4,13 @@
 
 use faer::Mat;
 use pruningamr::config::Coordinates;
-use pruningamr::id_pruning::{Layer, Network};
-use pruningamr::inr_setup::{InputTransform, Inr};
+use pruningamr::id_pruning::Layer;
+use pruningamr::inr_setup::{Inr, NetworkFile};
 use rayon::prelude::*;
 
 use super::mlp;
 use super::problems::Problem;
-use super::train::{self, TEST};
+use super::train::{self, InputTransform, TEST};
 
 pub const TEST_POINTS: usize = 100_000;
 const BATCH: usize = 10_000;
@@ -31,19 +31,8 @@ pub struct Measured {
 }
 
 /// The trained network placed as the AMR places it: INR coordinates in, scaled field out.
-pub fn inr_of(
-    problem: &Problem,
-    network: Network,
-    transform: InputTransform,
-    scale: f32,
-) -> anyhow::Result<Inr> {
-    Ok(Inr::new(
-        network,
-        Coordinates::Identity,
-        transform,
-        scale,
-        problem.lo.len(),
-    )?)
+pub fn inr_of(problem: &Problem, file: NetworkFile) -> anyhow::Result<Inr> {
+    Ok(Inr::new(file, Coordinates::Identity, problem.lo.len())?)
 }
 
 /// Field and `inr` outputs on the test points, with the training forward's outputs.
@@ -66,7 +55,7 @@ pub fn measure(
     let parts: Vec<Part> = batches
         .par_iter()
         .map(|(x, t)| {
-            let y = inr.eval_inr(x.clone());
+            let y = inr.eval_inr(x);
             let own = mlp::forward(layers, train::features(transform, x.as_ref()).as_ref());
             let mut se = vec![0.0; c];
             let mut me = vec![0.0f64; c];

@@ -6,7 +6,6 @@ use std::time::Instant;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use pruningamr::id_pruning::Layer;
-use pruningamr::inr_setup::InputTransform;
 use rayon::prelude::*;
 
 use super::mlp::{self, Adam};
@@ -30,6 +29,16 @@ pub struct Trained {
     pub final_loss: f64,
     pub seconds: f64,
     pub steps: usize,
+}
+
+/// Input transforms of a problem as the trainer applies them (the saved npz stores the same
+/// as `input_mean`/`input_std` and `fourier_gauss`).
+#[derive(Clone, Debug, Default)]
+pub struct InputTransform {
+    /// x ↦ (x − mean) / std, per coordinate.
+    pub standardize: Option<(Vec<f32>, Vec<f32>)>,
+    /// G (d × F): features [cos 2πxG, sin 2πxG].
+    pub fourier_gauss: Option<Mat<f32>>,
 }
 
 pub fn stream(seed: u64, problem: &Problem, purpose: u64) -> Rng {

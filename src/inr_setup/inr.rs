@@ -96,6 +96,11 @@ impl Inr {
         self.file.network_input(x.as_ref())
     }
 
+    /// Scaled outputs for a batch of INR coordinates (rows = points, `inr_dim` columns).
+    pub fn eval_inr(&self, x: &Mat<f32>) -> Mat<f32> {
+        self.file.evaluate(x.as_ref())
+    }
+
     /// Values at mesh points, point-major (`p * outputs + c`).
     pub fn eval_points(&self, points: &[[f64; 3]]) -> Vec<f64> {
         let mut out = vec![0.0; points.len() * self.output_dim()];
@@ -108,7 +113,7 @@ impl Inr {
         let c = self.output_dim();
         let d = self.inr_dim();
         let x = Mat::from_fn(points.len(), d, |i, j| self.to_inr(&points[i])[j] as f32);
-        let y = self.file.evaluate(x.as_ref());
+        let y = self.eval_inr(&x);
         for (i, row) in out.chunks_exact_mut(c).enumerate() {
             for (j, v) in row.iter_mut().enumerate() {
                 *v = y[(i, j)] as f64;
