@@ -1,7 +1,10 @@
-//! `cargo bench --bench workloads`: the three workloads the Python original was timed on,
-//! with seconds per phase, scoring GFLOP/s and peak memory, each in its own process so its
-//! peak RSS is its own. Uses the reference networks when `PRUNINGAMR_REFERENCE` is set (the
-//! original's timings are for those), else the built-in ones.
+//! `cargo bench --bench workloads`: the three workloads the Python original was timed on, each
+//! run several times in its own process (so its peak RSS is its own). Prints the whole-process
+//! wall time (best and median, the original's figures are whole runs), seconds per phase and
+//! scoring GFLOP/s of the best run, and peak RSS. Uses the reference networks when
+//! `PRUNINGAMR_REFERENCE` is set (the original's timings are for those), else the built-in ones.
+//! `cargo bench --bench workloads -- hol` runs only the workloads whose name contains `hol`;
+//! `BENCH_REPEATS=n` sets the repetitions (default 5).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,23 +12,50 @@ use std::time::Instant;
 
 use clap::Parser;
 use pruningamr::config::Cli;
+use serde::{Deserialize, Serialize};
 
-/// (name, arguments, the Python original's wall seconds on this machine class)
-const WORKLOADS: &[(&str, &str, &str, f64)] = &[
-    ("hos defaults", "hos", "", 13.2),
-    (
-        "hol --max_it 6 --max_dofs 20000",
-        "hol",
-        "--max_it 6 --max_dofs 20000",
-        44.6,
-    ),
-    (
-        "hos --original --max_it 6",
-        "hos",
-        "--original --max_it 6",
-        114.0,
-    ),
+struct Workload {
+    name: &'static str,
+    key: &'static str,
+    extra: &'static str,
+    /// The Python original's wall seconds on this machine class.
+    python: f64,
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "hos defaults",
+        key: "hos",
+        extra: "",
+        python: 13.2,
+    },
+    Workload {
+        name: "hol --max_it 6 --max_dofs 20000",
+        key: "hol",
+        extra: "--max_it 6 --max_dofs 20000",
+        python: 44.6,
+    },
+    Workload {
+        name: "hos --original --max_it 6",
+        key: "hos",
+        extra: "--original --max_it 6",
+        python: 114.0,
+    },
 ];
+
+/// What a child process reports about its one run.
+#[derive(Serialize, Deserialize)]
+struct ChildReport {
+    threads: usize,
+    iterations: usize,
+    dofs: usize,
+    rmse: f64,
+    stop: String,
+    /// scoring, refinement, vertex evaluation, RMSE, writing
+    phases: [f64; 5],
+    scoring_gflop: f64,
+    peak_rss_mib: f64,
+}
 
 fn reference_checkpoint(key: &str) -> Option<(PathBuf, PathBuf)> {
     let dir = PathBuf::from(std::env::var_os("PRUNINGAMR_REFERENCE")?);
@@ -51,124 +81,173 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn run_one(index: usize, out_root: &str) {
-    let (name, key, extra, python) = WORKLOADS[index];
+/// Child mode: parse the workload's command line as the binary would, run it, report as JSON.
+fn run_one(w: &Workload, out_root: &str) {
     let mut args: Vec<String> = vec!["pruningamr".into(), "--quiet".into()];
     args.extend([
         "--output".into(),
         out_root.into(),
         "--INR_key".into(),
-        key.into(),
+        w.key.into(),
     ]);
-    if let Some((ckpt, mesh)) = reference_checkpoint(key) {
+    if let Some((ckpt, mesh)) = reference_checkpoint(w.key) {
         args.extend(["--checkpoint".into(), ckpt.display().to_string()]);
         args.extend(["--mesh".into(), mesh.display().to_string()]);
     }
-    args.extend(extra.split_whitespace().map(String::from));
+    args.extend(w.extra.split_whitespace().map(String::from));
     let cfg = match Cli::try_parse_from(&args)
         .map_err(|e| e.to_string())
         .and_then(|c| c.validate().map_err(|e| e.to_string()))
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("bad workload {name}: {e}");
+            eprintln!("bad workload {}: {e}", w.name);
             std::process::exit(2);
         }
     };
-    let threads = cfg.threads;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(cfg.threads)
         .build()
         .expect("thread pool");
-    let t = Instant::now();
     let summary = match pool.install(|| pruningamr::run::run(&cfg)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("workload {name} failed: {e:#}");
+            eprintln!("workload {} failed: {e:#}", w.name);
             std::process::exit(1);
         }
     };
-    let wall = t.elapsed().as_secs_f64();
-    let mut phase = [0.0f64; 5];
-    let mut gflop = 0.0;
+    let mut phases = [0.0f64; 5];
+    let mut scoring_gflop = 0.0;
     for r in &summary.iterations {
-        phase[0] += r.seconds.scoring;
-        phase[1] += r.seconds.refinement;
-        phase[2] += r.seconds.vertex_evaluation;
-        phase[3] += r.seconds.rmse;
-        phase[4] += r.seconds.writing;
-        gflop += r.scoring_gflop;
+        let s = &r.seconds;
+        for (p, v) in phases.iter_mut().zip([
+            s.scoring,
+            s.refinement,
+            s.vertex_evaluation,
+            s.rmse,
+            s.writing,
+        ]) {
+            *p += v;
+        }
+        scoring_gflop += r.scoring_gflop;
     }
     let last = summary.iterations.last();
+    let report = ChildReport {
+        threads: cfg.threads,
+        iterations: summary.iterations.len(),
+        dofs: last.map_or(0, |r| r.dofs),
+        rmse: last.map_or(f64::NAN, |r| r.rmse),
+        stop: format!("{:?}", summary.stop_reason),
+        phases,
+        scoring_gflop,
+        peak_rss_mib: peak_rss_mib(),
+    };
     println!(
-        "== {name}  ({} threads, network from {})",
-        threads,
-        if reference_checkpoint(key).is_some() {
-            "reference checkpoint"
-        } else {
-            "built-in"
-        }
+        "{}",
+        serde_json::to_string(&report).expect("report serializes")
     );
-    println!(
-        "   wall {wall:.3} s   Python original {python:.1} s   speed-up {:.0}x   peak RSS {:.0} MiB",
-        python / wall,
-        peak_rss_mib()
-    );
-    println!(
-        "   final: {} iterations, {} DOFs, RMSE {:.4e}, stop: {:?}",
-        summary.iterations.len(),
-        last.map_or(0, |r| r.dofs),
-        last.map_or(f64::NAN, |r| r.rmse),
-        summary.stop_reason
-    );
-    println!(
-        "   phases [s]: scoring {:.3}  refinement {:.3}  vertex evaluation {:.3}  RMSE {:.3}  writing {:.3}",
-        phase[0], phase[1], phase[2], phase[3], phase[4]
-    );
-    if phase[0] > 0.0 {
-        println!(
-            "   scoring: {:.2} GFLOP needed (forward passes + QR to the rank), {:.1} GFLOP/s achieved ({:.1} per thread)",
-            gflop,
-            gflop / phase[0],
-            gflop / phase[0] / threads as f64
-        );
-    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // Child mode: run one workload in this process.
     if let Some(pos) = args.iter().position(|a| a == "--workload") {
-        let index: usize = args
+        let w = args
             .get(pos + 1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(usize::MAX);
+            .and_then(|s| s.parse::<usize>().ok())
+            .and_then(|i| WORKLOADS.get(i));
+        let Some(w) = w else {
+            eprintln!("--workload takes 0..{}", WORKLOADS.len());
+            std::process::exit(2);
+        };
         let out = args
             .get(pos + 2)
             .cloned()
             .unwrap_or_else(|| "target/bench-output".into());
-        if index >= WORKLOADS.len() {
-            eprintln!("--workload takes 0..{}", WORKLOADS.len());
-            std::process::exit(2);
-        }
-        run_one(index, &out);
+        run_one(w, &out);
         return;
     }
+    let repeats: usize = std::env::var("BENCH_REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     let exe = std::env::current_exe().expect("own path");
     let out = std::env::temp_dir().join(format!("pruningamr-bench-{}", std::process::id()));
-    for (i, (name, ..)) in WORKLOADS.iter().enumerate() {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+    let source = if std::env::var_os("PRUNINGAMR_REFERENCE").is_some() {
+        "reference checkpoints"
+    } else {
+        "built-in networks (set PRUNINGAMR_REFERENCE for the original's)"
+    };
+    println!("pruningamr workloads, {repeats} runs each, {source}");
+    for (i, w) in WORKLOADS.iter().enumerate() {
+        if filter
+            .as_ref()
+            .is_some_and(|f| !w.name.contains(f.as_str()))
+        {
             continue;
         }
-        let status = Command::new(&exe)
-            .arg("--workload")
-            .arg(i.to_string())
-            .arg(&out)
-            .status()
-            .expect("run workload");
-        if !status.success() {
-            eprintln!("workload {name} failed");
+        let mut runs: Vec<(f64, ChildReport)> = Vec::new();
+        for _ in 0..repeats {
+            let t = Instant::now();
+            let output = Command::new(&exe)
+                .arg("--workload")
+                .arg(i.to_string())
+                .arg(&out)
+                .output()
+                .expect("run workload");
+            let wall = t.elapsed().as_secs_f64();
+            let text = String::from_utf8_lossy(&output.stdout);
+            match serde_json::from_str::<ChildReport>(text.trim()) {
+                Ok(r) if output.status.success() => runs.push((wall, r)),
+                _ => {
+                    eprintln!(
+                        "workload {} failed: {}",
+                        w.name,
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                    break;
+                }
+            }
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let median = runs[runs.len() / 2].0;
+        let (best, r) = &runs[0];
+        println!("== {}  ({} threads)", w.name, r.threads);
+        println!(
+            "   process wall: best {best:.3} s, median {median:.3} s   Python original {:.1} s   \
+             speed-up {:.0}x (best), {:.0}x (median)   peak RSS {:.0} MiB",
+            w.python,
+            w.python / best,
+            w.python / median,
+            r.peak_rss_mib
+        );
+        println!(
+            "   result: {} iterations, {} DOFs, RMSE {:.4e}, stop: {}",
+            r.iterations, r.dofs, r.rmse, r.stop
+        );
+        let p = r.phases;
+        println!(
+            "   phases of the best run [s]: scoring {:.3}  refinement {:.3}  vertex evaluation {:.3}  \
+             RMSE {:.3}  writing {:.3}  (rest: start-up, loading, parameters.json {:.3})",
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            best - p.iter().sum::<f64>()
+        );
+        if p[0] > 0.0 {
+            println!(
+                "   scoring: {:.2} GFLOP needed (forward passes + QR to the rank), {:.1} GFLOP/s \
+                 achieved ({:.1} per thread)",
+                r.scoring_gflop,
+                r.scoring_gflop / p[0],
+                r.scoring_gflop / p[0] / r.threads as f64
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&out);

@@ -8,7 +8,7 @@ pub mod pruned;
 pub mod qr;
 
 pub use element_test::{ElementScore, decide, prune_and_score, prune_and_score_with};
-pub use network::{Activation, Layer, Network, NetworkError};
+pub use network::{Activation, ForwardBuffers, Layer, Network, NetworkError};
 pub use pruned::{PruneError, Pruning, prune, pruned_network};
 pub use qr::{
     InterpolativeDecomposition, QrWorkspace, Stopping, interpolative_decomposition,

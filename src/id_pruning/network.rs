@@ -2,7 +2,7 @@
 //! (rows = points). Hidden layers are all but the last.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// Element-wise activation after a layer's affine map.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -152,8 +152,13 @@ impl Layer {
     /// a(x Wᵀ + b) for a batch x (rows = points), single-threaded: parallelism is
     /// across elements or point batches, never inside one GEMM.
     pub fn apply(&self, x: MatRef<'_, f32>) -> Mat<f32> {
-        let n = x.nrows();
-        let mut y = Mat::<f32>::zeros(n, self.out_dim());
+        let mut y = Mat::<f32>::zeros(x.nrows(), self.out_dim());
+        self.apply_into(x, y.as_mut());
+        y
+    }
+
+    /// As [`Layer::apply`], into `y` (x.nrows() × out_dim), overwriting it.
+    pub fn apply_into(&self, x: MatRef<'_, f32>, mut y: MatMut<'_, f32>) {
         matmul(
             y.as_mut(),
             Accum::Replace,
@@ -163,10 +168,19 @@ impl Layer {
             Par::Seq,
         );
         for (j, &b) in self.bias.iter().enumerate() {
-            self.activation.apply_biased(b, y.col_as_slice_mut(j));
+            if let Some(col) = y.as_mut().col_mut(j).try_as_col_major_mut() {
+                self.activation.apply_biased(b, col.as_slice_mut());
+            }
         }
-        y
     }
+}
+
+/// One buffer per layer for repeated forward passes over batches of equal size: fresh
+/// allocations per batch cost page faults and zeroing that measured as much as the GEMMs on
+/// the 32-wide networks.
+#[derive(Debug, Default)]
+pub struct ForwardBuffers {
+    layers: Vec<Mat<f32>>,
 }
 
 /// Why a list of layers is not a network.
@@ -251,6 +265,30 @@ impl Network {
             h = l.apply(h.as_ref());
         }
         h
+    }
+
+    /// As [`Network::forward`], into buffers kept between calls; returns the outputs.
+    pub fn forward_with<'w>(
+        &self,
+        x: MatRef<'_, f32>,
+        buffers: &'w mut ForwardBuffers,
+    ) -> MatMut<'w, f32> {
+        let n = x.nrows();
+        buffers.layers.resize_with(self.layers.len(), Mat::new);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (done, rest) = buffers.layers.split_at_mut(i);
+            let y = &mut rest[0];
+            if y.nrows() != n || y.ncols() != layer.out_dim() {
+                *y = Mat::zeros(n, layer.out_dim());
+            }
+            let input = match done.last() {
+                Some(h) => h.as_ref(),
+                None => x,
+            };
+            layer.apply_into(input, y.as_mut());
+        }
+        let last = buffers.layers.len() - 1;
+        buffers.layers[last].as_mut()
     }
 
     /// Outputs plus every hidden layer's activations H_i (rows = points), from one pass:

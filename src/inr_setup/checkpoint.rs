@@ -6,10 +6,10 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use super::pickle::PickleError;
-use crate::id_pruning::{Network, NetworkError};
+use crate::id_pruning::{ForwardBuffers, Network, NetworkError};
 
 /// A network plus the transforms that turn a mesh point into its input and its output into
 /// the field: x → (x − mean)/std → [cos 2πxG, sin 2πxG] → network → × output_scale.
@@ -147,6 +147,24 @@ impl NetworkFile {
                 p[(i, j - f)].sin()
             }
         })
+    }
+
+    /// As [`NetworkFile::evaluate`], the network's layers in `buffers` kept between calls.
+    pub fn evaluate_with<'w>(
+        &self,
+        x: MatRef<'_, f32>,
+        buffers: &'w mut ForwardBuffers,
+    ) -> MatMut<'w, f32> {
+        let input = self.network_input(x);
+        let mut y = self.network.forward_with(input.as_ref(), buffers);
+        if let Some(s) = self.output_scale {
+            for j in 0..y.ncols() {
+                for i in 0..y.nrows() {
+                    y[(i, j)] *= s;
+                }
+            }
+        }
+        y
     }
 
     /// The field at points `x` (rows = points): transforms, network, output scale.

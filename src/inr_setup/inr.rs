@@ -6,7 +6,7 @@ use faer::Mat;
 
 use super::NetworkFile;
 use crate::config::Coordinates;
-use crate::id_pruning::Network;
+use crate::id_pruning::{ForwardBuffers, Network};
 
 /// Why a network cannot stand for a field on a given mesh.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -112,15 +112,33 @@ impl Inr {
     pub fn eval_points_into(&self, points: &[[f64; 3]], out: &mut [f64]) {
         let c = self.output_dim();
         let d = self.inr_dim();
-        let x = Mat::from_fn(points.len(), d, |i, j| self.to_inr(&points[i])[j] as f32);
-        let y = self.eval_inr(&x);
-        for (i, row) in out.chunks_exact_mut(c).enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = y[(i, j)] as f64;
+        let mut buffers = ForwardBuffers::default();
+        let mut x = Mat::<f32>::zeros(0, d);
+        for (pts, out) in points.chunks(EVAL_ROWS).zip(out.chunks_mut(EVAL_ROWS * c)) {
+            if x.nrows() != pts.len() {
+                x = Mat::zeros(pts.len(), d);
+            }
+            for (i, p) in pts.iter().enumerate() {
+                let q = self.to_inr(p);
+                for (j, v) in q.iter().take(d).enumerate() {
+                    x[(i, j)] = *v as f32;
+                }
+            }
+            let y = self.file.evaluate_with(x.as_ref(), &mut buffers);
+            for (i, row) in out.chunks_exact_mut(c).enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = y[(i, j)] as f64;
+                }
             }
         }
     }
 }
+
+/// Points per network evaluation. A layer's activations then stay in cache between its GEMM
+/// and its bias + activation pass; measured on this machine class (`examples/bench_forward`),
+/// 256 rows run the 32-wide network at 197 GFLOP/s against 52 at 4096 rows, and the 256-wide
+/// one at 214 against 137.
+pub const EVAL_ROWS: usize = 256;
 
 #[cfg(test)]
 mod tests {

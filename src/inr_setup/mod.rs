@@ -13,6 +13,6 @@ pub use builtin::{builtin_mesh, builtin_network};
 pub use checkpoint::{
     CheckpointError, NetworkFile, load_network_file, load_network_file_noted, read_network_file,
 };
-pub use inr::{Inr, InrError};
+pub use inr::{EVAL_ROWS, Inr, InrError};
 pub use npz::{load_npz, save_npz};
 pub use torch_ckpt::{ActivationSource, TorchCheckpoint, TorchLayout, load_torch_checkpoint};
