@@ -107,6 +107,8 @@ pub struct Inputs {
     pub mesh: Mesh,
     pub network_source: String,
     pub mesh_source: String,
+    /// Assumptions the checkpoint loader made (e.g. activations a flat state dict lacks).
+    pub notes: Vec<String>,
 }
 
 /// Loads the network and the start mesh, and checks that they fit each other.
@@ -119,9 +121,15 @@ pub fn load_inputs(cfg: &Config) -> Result<Inputs> {
             (Mesh::parse(text, &name)?, name)
         }
     };
-    let (file, network_source) = match &cfg.checkpoint {
-        Some(p) => (inr_setup::load_network_file(p)?, shown(p)),
-        None => inr_setup::builtin_network(&cfg.key)?,
+    let (file, network_source, notes) = match &cfg.checkpoint {
+        Some(p) => {
+            let (file, notes) = inr_setup::load_network_file_noted(p)?;
+            (file, shown(p), notes)
+        }
+        None => {
+            let (file, source) = inr_setup::builtin_network(&cfg.key)?;
+            (file, source, Vec::new())
+        }
     };
     let coordinates = if cfg.is_ct() {
         Coordinates::TimeSlice { t: cfg.time_slice }
@@ -135,6 +143,7 @@ pub fn load_inputs(cfg: &Config) -> Result<Inputs> {
         mesh,
         network_source,
         mesh_source,
+        notes,
     })
 }
 
@@ -197,7 +206,9 @@ pub fn run_observed(
         mesh,
         network_source,
         mesh_source,
+        notes,
     } = inputs;
+
     let widths = inr.network().hidden_widths();
     console.line(format!(
         "pruningamr {}: network {} ({} inputs, hidden {:?}, {} outputs), start mesh {} ({} elements, {} vertices)",
@@ -210,6 +221,9 @@ pub fn run_observed(
         mesh.num_elements(),
         mesh.num_vertices()
     ));
+    for note in &notes {
+        console.line(format!("note: {note}"));
+    }
     console.line(format!("writing to {}", dir.display()));
     let init_num_vertices = mesh.num_vertices();
     let (mesh_lo, mesh_hi) = mesh.bounding_box();
@@ -348,6 +362,7 @@ pub fn run_observed(
         mesh_hi,
         &network_source,
         &mesh_source,
+        &notes,
     )?;
     console.line(format!("wrote {}", dir.join("parameters.json").display()));
     Ok(summary)
@@ -370,6 +385,7 @@ fn write_parameters(
     hi: [f64; 3],
     network_source: &str,
     mesh_source: &str,
+    notes: &[String],
 ) -> Result<()> {
     let d = mesh.dim();
     let (ilo, ihi) = inr.inr_box(&lo, &hi);
@@ -412,6 +428,7 @@ fn write_parameters(
     p.insert("threads".into(), json!(cfg.threads));
     p.insert("checkpoint".into(), json!(network_source));
     p.insert("mesh".into(), json!(mesh_source));
+    p.insert("loader_notes".into(), json!(notes));
     p.insert("paraview".into(), json!(cfg.paraview));
     p.insert("stop_reason".into(), json!(s.stop_reason));
     p.insert("iterations".into(), serde_json::to_value(&s.iterations)?);

@@ -257,3 +257,35 @@ fn every_builtin_key_runs_one_uniform_iteration() {
         assert!(gf.contains(&format!("VDim: {ncomp}\n")), "{key}");
     }
 }
+
+#[test]
+fn a_flat_state_dict_runs_and_its_assumed_activations_are_recorded() {
+    let Some(dir) = common::reference_dir() else {
+        return;
+    };
+    let out = out_dir("dict_notes");
+    let ckpt = dir.join("checkpoints/high_oscillation_small_dict.ckpt");
+    let mesh = dir.join("meshes/rectangle.mesh");
+    let (ckpt, mesh) = (ckpt.display().to_string(), mesh.display().to_string());
+    let args = [
+        "--checkpoint",
+        &ckpt,
+        "--mesh",
+        &mesh,
+        "--original",
+        "--max_it",
+        "2",
+    ];
+    let s = run_with_threads(&config(&out, &args), 2);
+    // The same network as the lists file: the reference uniform DOFs.
+    assert_eq!(s.iterations[1].dofs, 289);
+    let p: Value = common::read_json(&s.experiment_dir.join("parameters.json"));
+    let notes = p["loader_notes"]
+        .as_array()
+        .expect("loader_notes is a list");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].as_str().unwrap().contains("assuming ReLU"),
+        "{notes:?}"
+    );
+}
