@@ -68,6 +68,11 @@ pub struct Cli {
     /// Also write ParaView files (ParaView/*.vtu + .pvd).
     #[arg(long = "paraview")]
     pub paraview: bool,
+    /// Also draw PNG pictures: it_N.png per iteration (the field as a colour map with the
+    /// element edges; mid-plane slices for 3-D meshes) and convergence.png (RMSE against DOFs,
+    /// with the other runs of the same key in the output folder).
+    #[arg(long = "plot")]
+    pub plot: bool,
     /// Uniform iterations before adaptive ones; they count toward max_it.
     #[arg(long = "num_uniform_ref", default_value_t = 2)]
     pub num_uniform_ref: usize,
@@ -174,6 +179,8 @@ pub struct Config {
     pub key_given: bool,
     pub avg_error: bool,
     pub paraview: bool,
+    /// Draw it_N.png and convergence.png (`--plot`).
+    pub plot: bool,
     pub num_uniform_ref: usize,
     pub checkpoint: Option<PathBuf>,
     pub mesh: Option<PathBuf>,
@@ -260,6 +267,7 @@ impl Cli {
             key_given: self.inr_key.is_some(),
             avg_error: self.avg_error,
             paraview: self.paraview,
+            plot: self.plot,
             num_uniform_ref: self.num_uniform_ref,
             checkpoint: self.checkpoint.clone(),
             mesh: self.mesh.clone(),
@@ -390,7 +398,7 @@ mod tests {
         assert_eq!((c.max_it, c.max_dofs, c.num_uniform_ref), (4, 5000, 2));
         assert_eq!((c.time_slice, c.seed), (1.0, 3));
         assert_eq!(c.key, "hos");
-        assert!(!c.original && !c.avg_error && !c.paraview);
+        assert!(!c.original && !c.avg_error && !c.paraview && !c.plot);
     }
 
     #[test]

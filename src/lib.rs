@@ -8,6 +8,7 @@ pub mod id_pruning;
 pub mod inr_setup;
 pub mod mesh;
 pub mod mesh_handler;
+pub mod pictures;
 pub mod plot;
 pub mod random;
 pub mod refinement;

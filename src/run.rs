@@ -340,6 +340,14 @@ pub fn run_observed(
             rec.rmse
         ));
         records.push(rec);
+        if cfg.plot {
+            let t = Instant::now();
+            crate::pictures::draw_iteration(cfg, &field, &records, &dir)
+                .with_context(|| format!("--plot: iteration {it}"))?;
+            if let Some(r) = records.last_mut() {
+                r.seconds.writing += t.elapsed().as_secs_f64();
+            }
+        }
         observe(&IterationView {
             it,
             field: &field,
@@ -430,6 +438,7 @@ fn write_parameters(
     p.insert("mesh".into(), json!(mesh_source));
     p.insert("loader_notes".into(), json!(notes));
     p.insert("paraview".into(), json!(cfg.paraview));
+    p.insert("plot".into(), json!(cfg.plot));
     p.insert("stop_reason".into(), json!(s.stop_reason));
     p.insert("iterations".into(), serde_json::to_value(&s.iterations)?);
     let path = s.experiment_dir.join("parameters.json");

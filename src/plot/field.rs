@@ -16,8 +16,9 @@ use super::canvas::{
 };
 use super::colormap::viridis;
 
-/// The field (one component) at a batch of points, written into the second slice.
-pub type FieldSampler = dyn Fn(&[[f64; 2]], &mut [f64]) + Sync;
+/// The field (one component) at a batch of points, written into the second slice. May borrow
+/// (e.g. the mesh and its values) for `'a`.
+pub type FieldSampler<'a> = dyn Fn(&[[f64; 2]], &mut [f64]) + Sync + 'a;
 
 /// One 2-D picture: a field as a colour map with a colour bar, element edges drawn over it.
 pub struct FieldPicture<'a> {
@@ -32,7 +33,7 @@ pub struct FieldPicture<'a> {
     pub hanging: &'a [[f64; 2]],
     /// The field (one component) at a batch of points, written into the second slice (same
     /// length). NaN means "outside the domain" and is drawn in the background colour.
-    pub value_at: &'a FieldSampler,
+    pub value_at: &'a FieldSampler<'a>,
     /// Horizontal and vertical axis names.
     pub axis_labels: (String, String),
 }
