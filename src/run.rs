@@ -373,6 +373,21 @@ pub fn run_observed(
         &notes,
     )?;
     console.line(format!("wrote {}", dir.join("parameters.json").display()));
+    if let Some(last) = summary.iterations.last() {
+        let it = last.it;
+        console.line(format!(
+            "view: glvis -m {0}/it_{it}.mesh -g {0}/it_{it}.gf{1}",
+            dir.display(),
+            if cfg.paraview {
+                format!(
+                    ", or open {} in ParaView",
+                    dir.join("ParaView/pruningamr.pvd").display()
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
     Ok(summary)
 }
 
