@@ -4,52 +4,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::picture::Picture;
 use pruningamr::plot::{
     Curve, FieldPicture, FieldSampler, PlotError, render_convergence_png, render_field_png,
     render_slices_png, viridis,
 };
 
-struct Picture {
-    width: u32,
-    height: u32,
-    rgb: Vec<[u8; 3]>,
-}
-
 impl Picture {
-    fn read(path: &Path) -> Picture {
-        let file = fs::File::open(path).expect("PNG written");
-        let mut reader = png::Decoder::new(std::io::BufReader::new(file))
-            .read_info()
-            .expect("PNG header decodes");
-        let mut buf = vec![0; reader.output_buffer_size().expect("buffer size")];
-        let info = reader.next_frame(&mut buf).expect("PNG data decodes");
-        assert_eq!(info.color_type, png::ColorType::Rgb);
-        assert_eq!(info.bit_depth, png::BitDepth::Eight);
-        let rgb = buf[..info.buffer_size()]
-            .chunks_exact(3)
-            .map(|c| [c[0], c[1], c[2]])
-            .collect();
-        Picture {
-            width: info.width,
-            height: info.height,
-            rgb,
-        }
-    }
-
-    fn luminance(c: [u8; 3]) -> f64 {
-        0.299 * f64::from(c[0]) + 0.587 * f64::from(c[1]) + 0.114 * f64::from(c[2])
-    }
-
-    fn luminance_variance(&self) -> f64 {
-        let n = self.rgb.len() as f64;
-        let mean = self.rgb.iter().map(|&c| Self::luminance(c)).sum::<f64>() / n;
-        self.rgb
-            .iter()
-            .map(|&c| (Self::luminance(c) - mean).powi(2))
-            .sum::<f64>()
-            / n
-    }
-
     /// Pixels in rows `rows` darker than mid-grey (text is black on white).
     fn dark_pixels_in_rows(&self, rows: std::ops::Range<u32>) -> usize {
         let w = self.width as usize;
@@ -57,10 +20,6 @@ impl Picture {
             .iter()
             .filter(|&&c| Self::luminance(c) < 100.0)
             .count()
-    }
-
-    fn count(&self, pred: impl Fn([u8; 3]) -> bool) -> usize {
-        self.rgb.iter().filter(|&&c| pred(c)).count()
     }
 
     fn count_near(&self, target: [u8; 3], tol: i32) -> usize {

@@ -2,10 +2,13 @@
 //! size and are not blank; 3-D meshes get slices; a threshold sweep's convergence picture
 //! holds every run of the key; slices of a refined hex mesh cut each element once.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
+use common::picture::Picture;
 use pruningamr::config::{Cli, Config};
 use pruningamr::mesh::Mesh;
 use pruningamr::mesh_handler::MeshField;
@@ -43,54 +46,10 @@ fn config(out: &Path, args: &[&str]) -> Config {
         .expect("valid")
 }
 
-struct Png {
-    width: u32,
-    height: u32,
-    rgb: Vec<[u8; 3]>,
-}
-
-impl Png {
-    fn read(path: &Path) -> Png {
-        let file = std::fs::File::open(path)
-            .unwrap_or_else(|e| panic!("{} not written: {e}", path.display()));
-        let mut reader = png::Decoder::new(std::io::BufReader::new(file))
-            .read_info()
-            .expect("PNG header decodes");
-        let mut buf = vec![0; reader.output_buffer_size().expect("buffer size")];
-        let info = reader.next_frame(&mut buf).expect("PNG data decodes");
-        assert_eq!(info.color_type, png::ColorType::Rgb);
-        assert_eq!(info.bit_depth, png::BitDepth::Eight);
-        let rgb = buf[..info.buffer_size()]
-            .chunks_exact(3)
-            .map(|c| [c[0], c[1], c[2]])
-            .collect();
-        Png {
-            width: info.width,
-            height: info.height,
-            rgb,
-        }
-    }
-
-    fn luminance_variance(&self) -> f64 {
-        let lum = |c: [u8; 3]| {
-            0.299 * f64::from(c[0]) + 0.587 * f64::from(c[1]) + 0.114 * f64::from(c[2])
-        };
-        let n = self.rgb.len() as f64;
-        let mean = self.rgb.iter().map(|&c| lum(c)).sum::<f64>() / n;
-        self.rgb
-            .iter()
-            .map(|&c| (lum(c) - mean).powi(2))
-            .sum::<f64>()
-            / n
-    }
-
-    fn count(&self, pred: impl Fn([u8; 3]) -> bool) -> usize {
-        self.rgb.iter().filter(|&&c| pred(c)).count()
-    }
-
+impl Picture {
     /// Decodes, has `size`, and is far from blank (a one-colour picture has variance 0).
-    fn check(path: &Path, size: (u32, u32)) -> Png {
-        let png = Png::read(path);
+    fn check(path: &Path, size: (u32, u32)) -> Picture {
+        let png = Picture::read(path);
         assert_eq!((png.width, png.height), size, "{}", path.display());
         let var = png.luminance_variance();
         assert!(var > 300.0, "{}: luminance variance {var}", path.display());
@@ -120,7 +79,7 @@ fn a_2d_run_draws_every_iteration_and_the_convergence() {
     let s = run(&cfg).expect("runs");
     assert_eq!(s.iterations.len(), 3);
     for rec in &s.iterations {
-        let png = Png::check(&s.experiment_dir.join(iteration_file(rec.it)), FIELD_SIZE);
+        let png = Picture::check(&s.experiment_dir.join(iteration_file(rec.it)), FIELD_SIZE);
         let field = png.count(is_field_colour);
         assert!(field > 200_000, "it {}: {field} field pixels", rec.it);
         let red = png.count(is_hanging_red);
@@ -140,7 +99,7 @@ fn a_2d_run_draws_every_iteration_and_the_convergence() {
         s.iterations[2].hanging > 0,
         "the adaptive iteration leaves hanging vertices"
     );
-    Png::check(&s.experiment_dir.join(CONVERGENCE_FILE), CONVERGENCE_SIZE);
+    Picture::check(&s.experiment_dir.join(CONVERGENCE_FILE), CONVERGENCE_SIZE);
     let p = params(&s);
     assert_eq!(p["plot"], true);
     // Without --plot no picture is drawn.
@@ -166,7 +125,7 @@ fn a_3d_run_draws_three_slices() {
         ],
     );
     let s = run(&cfg).expect("runs");
-    let png = Png::check(&s.experiment_dir.join("it_0.png"), SLICES_SIZE);
+    let png = Picture::check(&s.experiment_dir.join("it_0.png"), SLICES_SIZE);
     // Each third of the width (one slice each) shows the field.
     let w = png.width as usize;
     for third in 0..3 {
@@ -184,7 +143,7 @@ fn a_3d_run_draws_three_slices() {
         0,
         "a uniform mesh has no hanging vertex"
     );
-    Png::check(&s.experiment_dir.join(CONVERGENCE_FILE), CONVERGENCE_SIZE);
+    Picture::check(&s.experiment_dir.join(CONVERGENCE_FILE), CONVERGENCE_SIZE);
 }
 
 /// The orange of the plot library's second curve (the first is blue).
@@ -203,7 +162,7 @@ fn a_sweep_draws_every_run_of_the_key() {
         (cfg, s)
     };
     let (_, first) = run_with(&["--threshold", "1e-3"]);
-    let alone = Png::read(&first.experiment_dir.join(CONVERGENCE_FILE));
+    let alone = Picture::read(&first.experiment_dir.join(CONVERGENCE_FILE));
     assert_eq!(alone.count(is_second_curve_orange), 0, "one curve only");
 
     let (cfg, second) = run_with(&["--threshold", "1e-4"]);
@@ -237,7 +196,7 @@ fn a_sweep_draws_every_run_of_the_key() {
         assert_eq!(a.0, b.0);
         assert!((a.1 - b.1).abs() <= 1e-12 * b.1);
     }
-    let both = Png::check(
+    let both = Picture::check(
         &second.experiment_dir.join(CONVERGENCE_FILE),
         CONVERGENCE_SIZE,
     );
@@ -370,7 +329,7 @@ fn a_multi_output_field_names_the_component_drawn() {
     std::fs::create_dir_all(&out.0).expect("dir");
     let path = out.0.join("start.png");
     draw_field(&field, "NS_PINN start mesh", &path, SLICES_SIZE).expect("draws");
-    Png::check(&path, SLICES_SIZE);
+    Picture::check(&path, SLICES_SIZE);
 }
 
 /// Seconds per picture on large uniform meshes (prints; run with `--ignored --nocapture`).
