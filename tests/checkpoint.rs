@@ -2,6 +2,8 @@
 //! PyTorch), hostile and broken files, the npz format (round trip, numpy-written files), and
 //! random mutations that must give errors, never panics.
 
+mod common;
+
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,16 +15,6 @@ use pruningamr::inr_setup::{
     ActivationSource, CheckpointError, NetworkFile, TorchLayout, load_network_file, load_npz,
     load_torch_checkpoint, read_network_file, save_npz,
 };
-
-fn reference() -> Option<PathBuf> {
-    match std::env::var_os("PRUNINGAMR_REFERENCE") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            println!("skipped: PRUNINGAMR_REFERENCE not set");
-            None
-        }
-    }
-}
 
 fn ckpt(reference: &Path, name: &str) -> PathBuf {
     reference.join("checkpoints").join(name)
@@ -59,7 +51,9 @@ fn mlp(dims: &[usize], hidden: Activation) -> Vec<(usize, usize, Activation)> {
 
 #[test]
 fn every_reference_checkpoint_loads_with_its_shapes() {
-    let Some(r) = reference() else { return };
+    let Some(r) = common::reference_dir() else {
+        return;
+    };
     let wide = mlp(&[2, 256, 256, 256, 256, 1], Activation::Relu);
     let cases = [
         (
@@ -107,7 +101,9 @@ fn every_reference_checkpoint_loads_with_its_shapes() {
 
 #[test]
 fn forward_matches_pytorch() {
-    let Some(r) = reference() else { return };
+    let Some(r) = common::reference_dir() else {
+        return;
+    };
     let text = std::fs::read_to_string(r.join("vectors/forward.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let json = json.as_object().unwrap();
@@ -154,7 +150,9 @@ fn forward_matches_pytorch() {
 
 #[test]
 fn small_dict_gives_the_small_lists_outputs() {
-    let Some(r) = reference() else { return };
+    let Some(r) = common::reference_dir() else {
+        return;
+    };
     let lists = load_torch_checkpoint(&ckpt(&r, "high_oscillation_small_lists.ckpt")).unwrap();
     let dict = load_torch_checkpoint(&ckpt(&r, "high_oscillation_small_dict.ckpt")).unwrap();
     let x = Mat::from_fn(257, 2, |i, j| ((i * 37 + j * 11) % 101) as f32 / 100.0);
@@ -492,7 +490,9 @@ fn error_of(bytes: &[u8], name: &str) -> String {
 
 #[test]
 fn broken_checkpoints_give_clear_errors() {
-    let Some(r) = reference() else { return };
+    let Some(r) = common::reference_dir() else {
+        return;
+    };
     let bytes = std::fs::read(ckpt(&r, "high_oscillation_small_lists.ckpt")).unwrap();
     let members = unzip(&bytes);
 
@@ -767,7 +767,7 @@ fn npz_round_trip_is_exact() {
 
     // The reference checkpoint, converted: same outputs, and found by content whatever the
     // extension says.
-    if let Some(r) = reference() {
+    if let Some(r) = common::reference_dir() {
         let hos = load_torch_checkpoint(&ckpt(&r, "high_oscillation_small_lists.ckpt")).unwrap();
         let path = dir.join("hos.ckpt");
         save_npz(&path, &hos).unwrap();
@@ -1063,7 +1063,7 @@ fn random_mutations_never_panic() {
         strided_net_pickle(),
         &strided_net_storages(),
     )];
-    if let Some(r) = reference() {
+    if let Some(r) = common::reference_dir() {
         seeds.push(std::fs::read(ckpt(&r, "high_oscillation_small_lists.ckpt")).unwrap());
     }
     seeds.push(npz(&two_layer_members()));

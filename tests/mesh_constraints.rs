@@ -2,6 +2,9 @@
 //! edge, bilinear weights inside a face), parents for MFEM's `vertex_parents`, and general
 //! properties on randomly refined meshes.
 
+mod common;
+
+use common::meshes::refine_randomly;
 use pruningamr::mesh::Mesh;
 
 fn inline(dim: usize, n: [usize; 3], s: [f64; 3]) -> Mesh {
@@ -137,29 +140,6 @@ fn face_centre_and_deeper_face_vertices_take_bilinear_weights() {
     let mut want: Vec<(u32, f64)> = corners.iter().copied().zip(ws).collect();
     want.retain(|t| t.1 != 0.0);
     assert_eq!(terms_of(&mesh, [1.0, 0.5, 0.25]), sorted(want));
-}
-
-/// Small deterministic generator for marks (SplitMix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn refine_randomly(mesh: &mut Mesh, rounds: usize, p: f64, seed: u64) {
-    let mut rng = Rng(seed);
-    for _ in 0..rounds {
-        let marks: Vec<bool> = (0..mesh.num_elements()).map(|_| rng.unit() < p).collect();
-        mesh.refine(&marks).unwrap();
-    }
 }
 
 /// Constraints use only non-hanging vertices, weights sum to 1 and reproduce the hanging

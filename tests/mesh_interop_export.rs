@@ -4,8 +4,11 @@
 //! random points. `tests/interop/check_mfem.py` loads them with real MFEM (PyMFEM) and meshio
 //! and compares; `tests/interop/run.sh` runs both.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::meshes::{SKEWED_HEXES, SKEWED_QUADS};
 use pruningamr::mesh::{Mesh, ParaViewWriter};
 use serde_json::json;
 
@@ -142,57 +145,6 @@ fn export(
     .unwrap();
     probe
 }
-
-const SKEWED_QUADS: &str = "MFEM mesh v1.0
-dimension
-2
-elements
-4
-1 3 0 1 4 3
-1 3 1 2 5 4
-2 3 3 4 7 6
-2 3 4 5 8 7
-boundary
-0
-vertices
-9
-2
-0 0
-1 0.1
-2 0
-0 1
-1.3 0.8
-2.1 1.2
-0 2
-0.9 2.2
-2 2
-";
-
-const SKEWED_HEXES: &str = "MFEM mesh v1.0
-dimension
-3
-elements
-2
-1 5 0 1 4 3 6 7 10 9
-1 5 1 2 5 4 7 8 11 10
-boundary
-0
-vertices
-12
-3
-0 0 0
-1.2 0.1 0.1
-2 0 0
-0 1 0
-0.9 1.1 -0.1
-2 1 0
-0 0 1
-1.1 -0.1 1.2
-2 0 1
-0 1 1
-1.0 0.9 1.1
-2 1.1 1.3
-";
 
 fn out_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop")

@@ -2,20 +2,10 @@
 //! elements whose centre lies within radius r of p, refines them, and compares the marked
 //! count, elements, vertices, DOFs, true DOFs and hanging vertices with MFEM's.
 
-use std::path::PathBuf;
+mod common;
 
 use pruningamr::mesh::Mesh;
 use serde_json::Value;
-
-fn reference() -> Option<PathBuf> {
-    match std::env::var_os("PRUNINGAMR_REFERENCE") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            println!("skipped: PRUNINGAMR_REFERENCE not set");
-            None
-        }
-    }
-}
 
 fn count(v: &Value, key: &str) -> usize {
     v[key]
@@ -25,7 +15,9 @@ fn count(v: &Value, key: &str) -> usize {
 
 #[test]
 fn every_refine_case_matches_mfem_counts() {
-    let Some(root) = reference() else { return };
+    let Some(root) = common::reference_dir() else {
+        return;
+    };
     let text = std::fs::read_to_string(root.join("mfem/refine_cases.json")).unwrap();
     let cases: Value = serde_json::from_str(&text).unwrap();
     let cases = cases.as_array().unwrap();
