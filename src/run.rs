@@ -71,6 +71,18 @@ pub struct RunSummary {
     pub iterations: Vec<IterationRecord>,
     pub stop_reason: StopReason,
     pub init_num_vertices: usize,
+    /// The last scoring pass when it marked nothing: it ends the run without an iteration
+    /// record, but its time belongs to the run.
+    pub final_scoring: Option<FinalScoring>,
+}
+
+/// A scoring pass that marked no element.
+#[derive(Clone, Debug, Serialize)]
+pub struct FinalScoring {
+    pub it: usize,
+    pub scored: usize,
+    pub scoring_gflop: f64,
+    pub seconds: f64,
 }
 
 /// Prints progress lines unless `--quiet`.
@@ -244,6 +256,7 @@ pub fn run_observed(
         cfg.num_uniform_ref.min(cfg.max_it)
     };
     let mut stop = StopReason::MaxIt;
+    let mut final_scoring = None;
     for it in 0..cfg.max_it {
         let mut secs = PhaseSeconds::default();
         let (kind, scored, marks, flops) = if it < n_uniform {
@@ -269,6 +282,12 @@ pub fn run_observed(
                     scoring.scored
                 ));
                 stop = StopReason::Converged;
+                final_scoring = Some(FinalScoring {
+                    it,
+                    scored: scoring.scored,
+                    scoring_gflop: scoring.flops * 1e-9,
+                    seconds: secs.scoring,
+                });
                 break;
             }
             ("adaptive", scoring.scored, scoring.marks, scoring.flops)
@@ -360,6 +379,7 @@ pub fn run_observed(
         iterations: records,
         stop_reason: stop,
         init_num_vertices,
+        final_scoring,
     };
     write_parameters(
         cfg,
@@ -455,6 +475,7 @@ fn write_parameters(
     p.insert("paraview".into(), json!(cfg.paraview));
     p.insert("plot".into(), json!(cfg.plot));
     p.insert("stop_reason".into(), json!(s.stop_reason));
+    p.insert("final_scoring".into(), json!(s.final_scoring));
     p.insert("iterations".into(), serde_json::to_value(&s.iterations)?);
     let path = s.experiment_dir.join("parameters.json");
     let text = serde_json::to_string_pretty(&serde_json::Value::Object(p))?;

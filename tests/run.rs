@@ -216,6 +216,12 @@ fn a_run_that_marks_nothing_stops_at_once() {
     assert_eq!(s.stop_reason, StopReason::Converged);
     assert_eq!(s.iterations.len(), 2);
     assert!(!cfg.experiment_dir().join("it_2.mesh").exists());
+    // The pass that marked nothing scored every element of level 2, and is recorded.
+    let f = s.final_scoring.as_ref().expect("final scoring recorded");
+    assert_eq!((f.it, f.scored), (2, 256));
+    assert!(f.scoring_gflop > 0.0);
+    let p: Value = common::read_json(&s.experiment_dir.join("parameters.json"));
+    assert_eq!(p["final_scoring"]["scored"], 256);
 }
 
 #[test]
