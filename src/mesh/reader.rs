@@ -341,6 +341,9 @@ fn check_elements(mesh: &RootMesh, file: &str, lines: &[usize]) -> Result<(), Me
     Ok(())
 }
 
+/// The most elements an INLINE start mesh may have (about 1 GB of mesh structures in 3D).
+const MAX_INLINE_ELEMENTS: usize = 1 << 20;
+
 fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshError> {
     // `key = value` with or without blanks around '='.
     let spaced: Vec<(usize, String)> = lines
@@ -416,8 +419,17 @@ fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshErr
             .ok_or_else(|| tk.err(line, format!("n{name} = {nv} is too large")))?;
         sizes[a] = sv;
     }
-    if counts.iter().product::<usize>() > 1 << 24 {
-        return Err(tk.err(tk.last_line, "INLINE mesh has too many elements"));
+    // A start mesh is coarse (refinement adds the elements); a few bytes of INLINE text must
+    // not ask for gigabytes.
+    let elements = counts.iter().product::<usize>();
+    if elements > MAX_INLINE_ELEMENTS {
+        return Err(tk.err(
+            tk.last_line,
+            format!(
+                "INLINE mesh has too many elements for a start mesh ({elements} > \
+                 {MAX_INLINE_ELEMENTS}); start coarser and let refinement add elements"
+            ),
+        ));
     }
     Ok(build_box(dim, counts, sizes))
 }
