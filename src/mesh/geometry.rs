@@ -156,8 +156,64 @@ impl Inverse {
     }
 }
 
+/// Reference coordinates of `x` in a general multilinear element.
 fn newton(dim: usize, corners: &[[f64; 3]; 8], x: &[f64; 3]) -> Option<[f64; 3]> {
-    let mut xi = [0.5, 0.5, if dim == 3 { 0.5 } else { 0.0 }];
+    // The element's image lies in the hull of its corners: a point outside their box is not
+    // in it, whatever Newton would say.
+    let scale = extent(dim, corners);
+    for a in 0..dim {
+        let (lo, hi) = corners[..num_corners(dim)]
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), c| {
+                (l.min(c[a]), h.max(c[a]))
+            });
+        let slack = 1e-9 * scale;
+        if !(x[a] >= lo - slack && x[a] <= hi + slack) {
+            return None;
+        }
+    }
+    let centre = [0.5, 0.5, if dim == 3 { 0.5 } else { 0.0 }];
+    let first = newton_from(dim, corners, x, centre);
+    if first.is_some_and(|xi| in_cell(dim, &xi)) {
+        return first;
+    }
+    // A strongly distorted element's map folds just outside the reference cell, and Newton
+    // from the centre can end on a preimage out there although the point is inside (or not
+    // converge): restart from the grid points whose images lie nearest to the point.
+    let ticks = [0.1, 0.3, 0.5, 0.7, 0.9];
+    let mut starts: Vec<(f64, [f64; 3])> = Vec::with_capacity(125);
+    for &t0 in &ticks {
+        for &t1 in &ticks {
+            for &t2 in if dim == 3 { &ticks[..] } else { &[0.0][..] } {
+                let xi = [t0, t1, t2];
+                let y = map(dim, corners, &xi);
+                let d2: f64 = (0..dim).map(|a| (y[a] - x[a]).powi(2)).sum();
+                starts.push((d2, xi));
+            }
+        }
+    }
+    starts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, start) in starts.iter().take(3) {
+        let xi = newton_from(dim, corners, x, *start);
+        if xi.is_some_and(|xi| in_cell(dim, &xi)) {
+            return xi;
+        }
+    }
+    first
+}
+
+/// Inside the reference cell, up to round-off.
+fn in_cell(dim: usize, xi: &[f64; 3]) -> bool {
+    (0..dim).all(|a| (-1e-9..=1.0 + 1e-9).contains(&xi[a]))
+}
+
+fn newton_from(
+    dim: usize,
+    corners: &[[f64; 3]; 8],
+    x: &[f64; 3],
+    start: [f64; 3],
+) -> Option<[f64; 3]> {
+    let mut xi = start;
     for _ in 0..60 {
         let y = map(dim, corners, &xi);
         let jinv = inverse(dim, &jacobian(dim, corners, &xi))?;
@@ -210,6 +266,42 @@ mod tests {
                 assert!((back[a] - xi[a]).abs() < 1e-12, "{back:?} vs {xi:?}");
             }
         }
+    }
+
+    #[test]
+    fn newton_inverts_a_strongly_distorted_hex() {
+        // Found by fuzzing: the Jacobian is positive throughout the cell, but the map folds
+        // just outside it, and Newton from the centre ended on a preimage out there.
+        let v = [
+            [-1.0, -1.0, -1.0],
+            [1.0, -2.0, -1.0],
+            [-1.0, 1.0, -1.0],
+            [1.0, 1.0, -1.0],
+            [-1.0, -1.0, 1.0],
+            [1.0, -1.0, 9.0],
+            [-1.0, 1.0, 45.0],
+            [0.0, 127.0, 1.0],
+        ];
+        let mut c = [[0.0; 3]; 8];
+        for (k, &id) in [0, 1, 3, 2, 4, 5, 7, 6].iter().enumerate() {
+            c[k] = v[id];
+        }
+        assert!(has_positive_volume(3, &c));
+        let inv = Inverse::new(3, &c);
+        let ticks: Vec<f64> = (0..=10).map(|i| f64::from(i) / 10.0).collect();
+        for &a in &ticks {
+            for &b in &ticks {
+                for &z in &ticks {
+                    let xi = [a, b, z];
+                    let back = inv.apply(3, &map(3, &c, &xi)).unwrap();
+                    for k in 0..3 {
+                        assert!((back[k] - xi[k]).abs() < 1e-9, "{back:?} vs {xi:?}");
+                    }
+                }
+            }
+        }
+        // Outside the corners' box: not in the element.
+        assert_eq!(inv.apply(3, &[0.0, 200.0, 0.0]), None);
     }
 
     #[test]
