@@ -966,6 +966,20 @@ fn mesh_missing() {
 }
 
 #[test]
+fn mesh_is_a_directory() {
+    let dir = scratch("mesh_dir");
+    let d = dir.join("meshes");
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.display().to_string();
+    refused_in(
+        &dir.join("out"),
+        &["--mesh", &p],
+        FAILED,
+        &[&p, "cannot read"],
+    );
+}
+
+#[test]
 fn mesh_empty() {
     bad_mesh("mesh_empty", b"", "hos", &["empty file"]);
 }
@@ -1220,6 +1234,17 @@ fn inline_negative_size() {
 }
 
 #[test]
+fn inline_size_beyond_float_range() {
+    // 4 × 1e308 overflows: the far vertices would be at infinity.
+    bad_mesh(
+        "inline_sy_huge",
+        &inline("sy = 1.0", "sy = 1e308"),
+        "hos",
+        &[":6:", "beyond what floats hold"],
+    );
+}
+
+#[test]
 fn inline_non_numeric() {
     bad_mesh(
         "inline_word",
@@ -1411,4 +1436,67 @@ fn atomic_write_to_a_full_device_leaves_nothing() {
     );
     assert!(err.to_string().contains("it_0.gf"), "{err}");
     assert!(files_under(&dir).is_empty(), "{:?}", files_under(&dir));
+}
+
+// ---------------------------------------------------------------------------------------
+// Small files that would inflate into gigabytes.
+
+fn deflated(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in members {
+        z.start_file(*name, opts).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+#[test]
+fn checkpoint_pickle_bomb() {
+    // 8 MB of EMPTY_LIST opcodes deflate to a few kilobytes and would build 16 million
+    // values (gigabytes) before the pickle turned out not to be a network.
+    let mut pkl = b"\x80\x02".to_vec();
+    pkl.resize(8 << 20, b']');
+    pkl.push(b'.');
+    let bytes = deflated(&[("net/data.pkl", pkl)]);
+    assert!(bytes.len() < 64 << 10);
+    bad_checkpoint(
+        "pickle_bomb",
+        "bomb.ckpt",
+        &bytes,
+        &["data.pkl", "builds more than"],
+    );
+}
+
+#[test]
+fn checkpoint_zip_bomb() {
+    // A 40 MB weight of zeros deflates a thousandfold.
+    let mut npy = write_npy_f32(&[10 << 20], &[]);
+    let header = npy.len();
+    npy.resize(header + (40 << 20), 0);
+    let bytes = deflated(&[("weight_0.npy", npy)]);
+    bad_checkpoint(
+        "zip_bomb",
+        "bomb.npz",
+        &bytes,
+        &["weight_0.npy", "zip bomb"],
+    );
+}
+
+#[test]
+fn input_files_are_read_with_a_size_cap() {
+    // `--mesh /dev/zero` must end in an error, not fill memory; the readers cap at 1–2 GiB,
+    // here a 1 MiB cap shows the mechanism on a device and on a regular file.
+    use pruningamr::input_file::read_capped;
+    if Path::new("/dev/zero").exists() {
+        let err = read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("more than 1 MiB"), "{err}");
+    }
+    let dir = scratch("size_cap");
+    let path = dir.join("big.mesh");
+    std::fs::write(&path, vec![b' '; (1 << 20) + 1]).unwrap();
+    assert!(read_capped(&path, 1 << 20).is_err());
+    assert_eq!(read_capped(&path, 2 << 20).unwrap().len(), (1 << 20) + 1);
 }
