@@ -408,3 +408,17 @@ fn strongly_distorted_hex_locates_every_centre() {
     let mesh = Mesh::parse(text, "found.mesh").unwrap();
     exercise_mesh(mesh);
 }
+
+#[test]
+fn hex_folded_along_an_edge_is_refused() {
+    // mesh_reader, assertion: the Jacobian is positive at the corners and the centre but
+    // negative in the middle of an edge; the reader took it and point location failed.
+    let text = "MFEM mesh v1.0\ndimension\n3\nelements\n1\n1 5 0 1 3 2 4 5 7 6\nboundary\n0\n\
+                vertices\n8\n3\n-1 -1 -1\n1 -1 -1\n-1 1 -1\n1 1 -1\n-1 -1 1\n1 21 0\n\
+                -4 1 46\n0 127 1\n";
+    let err = Mesh::parse(text, "found.mesh").unwrap_err().to_string();
+    assert!(
+        err.starts_with("found.mesh:6:") && err.contains("a fold"),
+        "{err}"
+    );
+}

@@ -340,8 +340,8 @@ fn check_elements(mesh: &RootMesh, file: &str, lines: &[usize]) -> Result<(), Me
                 file,
                 lines.get(k).copied().unwrap_or(1),
                 format!(
-                    "element {k} is degenerate or inverted (zero or negative volume); corners \
-                     must follow MFEM's reference order"
+                    "element {k} is degenerate or inverted (zero or negative volume somewhere: \
+                     a repeated corner, a fold, or corners out of MFEM's reference order)"
                 ),
             ));
         }
