@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod id_pruning;
+pub mod input_file;
 pub mod inr_setup;
 pub mod mesh;
 pub mod mesh_handler;

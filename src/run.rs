@@ -6,12 +6,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::config::{Config, Coordinates, shown};
+use crate::config::{Config, Coordinates, UsageError, shown};
 use crate::error::{Rmse, RmseSampling, rmse, rmse_points};
 use crate::inr_setup::{self, Inr};
 use crate::mesh::{Mesh, ParaViewWriter};
@@ -125,14 +125,8 @@ pub struct Inputs {
 
 /// Loads the network and the start mesh, and checks that they fit each other.
 pub fn load_inputs(cfg: &Config) -> Result<Inputs> {
-    let (mesh, mesh_source) = match &cfg.mesh {
-        Some(p) => (Mesh::read(p)?, shown(p)),
-        None => {
-            let text = inr_setup::builtin_mesh(&cfg.key)?;
-            let name = format!("built-in mesh of {}", cfg.key);
-            (Mesh::parse(text, &name)?, name)
-        }
-    };
+    // The network first: a missing or broken --checkpoint is the error to report, not the
+    // start mesh its name does not have.
     let (file, network_source, notes) = match &cfg.checkpoint {
         Some(p) => {
             let (file, notes) = inr_setup::load_network_file_noted(p)?;
@@ -141,6 +135,14 @@ pub fn load_inputs(cfg: &Config) -> Result<Inputs> {
         None => {
             let (file, source) = inr_setup::builtin_network(&cfg.key)?;
             (file, source, Vec::new())
+        }
+    };
+    let (mesh, mesh_source) = match &cfg.mesh {
+        Some(p) => (Mesh::read(p)?, shown(p)),
+        None => {
+            let text = inr_setup::builtin_mesh(&cfg.key)?;
+            let name = format!("built-in mesh of {}", cfg.key);
+            (Mesh::parse(text, &name)?, name)
         }
     };
     let coordinates = if cfg.is_ct() {
@@ -159,12 +161,13 @@ pub fn load_inputs(cfg: &Config) -> Result<Inputs> {
     })
 }
 
-/// Elements after `max_it` uniform refinements, and the bytes they would take, for refusing a
-/// `--original` run that cannot fit in memory before doing any of it.
-fn check_uniform_memory(mesh: &Mesh, max_it: usize, ncomp: usize) -> Result<()> {
+/// Elements after `uniform` uniform refinements, and the bytes they would take, for refusing a
+/// run that cannot fit in memory before doing any of it (`--original` ignores max_dofs, and
+/// the uniform iterations of an adaptive run happen whatever max_dofs says).
+fn check_uniform_memory(cfg: &Config, mesh: &Mesh, uniform: usize, ncomp: usize) -> Result<()> {
     let children = 1usize << mesh.dim();
     let mut elements = mesh.num_elements();
-    for _ in 0..max_it {
+    for _ in 0..uniform {
         elements = elements.saturating_mul(children);
     }
     // The mesh, plus about one vertex per element with raw and constrained values.
@@ -172,12 +175,22 @@ fn check_uniform_memory(mesh: &Mesh, max_it: usize, ncomp: usize) -> Result<()> 
         .saturating_add(elements.saturating_mul(16 * ncomp));
     let available = available_memory().unwrap_or(8 << 30) as usize;
     if bytes > available {
-        bail!(
-            "--max_it {max_it} with --original: {elements} elements would need about {} GiB of \
-             memory, more than the {} GiB available; lower --max_it",
-            bytes >> 30,
-            available >> 30
-        );
+        let option = if cfg.original {
+            "max_it"
+        } else {
+            "num_uniform_ref"
+        };
+        return Err(UsageError {
+            option,
+            message: format!(
+                "{uniform} uniform refinements{} make {elements} elements, which would need \
+                 about {} GiB of memory, more than the {} GiB available; lower --{option}",
+                if cfg.original { " (--original)" } else { "" },
+                bytes >> 30,
+                available >> 30
+            ),
+        }
+        .into());
     }
     Ok(())
 }
@@ -208,9 +221,12 @@ pub fn run_observed(
 ) -> Result<RunSummary> {
     let console = Console { quiet: cfg.quiet };
     let inputs = load_inputs(cfg)?;
-    if cfg.original {
-        check_uniform_memory(&inputs.mesh, cfg.max_it, inputs.inr.output_dim())?;
-    }
+    let n_uniform = if cfg.original {
+        cfg.max_it
+    } else {
+        cfg.num_uniform_ref.min(cfg.max_it)
+    };
+    check_uniform_memory(cfg, &inputs.mesh, n_uniform, inputs.inr.output_dim())?;
     let dir = cfg.experiment_dir();
     prepare_dir(&dir)?;
     let Inputs {
@@ -250,11 +266,6 @@ pub fn run_observed(
         false => None,
     };
 
-    let n_uniform = if cfg.original {
-        cfg.max_it
-    } else {
-        cfg.num_uniform_ref.min(cfg.max_it)
-    };
     let mut stop = StopReason::MaxIt;
     let mut final_scoring = None;
     for it in 0..cfg.max_it {
@@ -413,6 +424,17 @@ pub fn run_observed(
 
 /// Creates the experiment folder; an existing file in its place is an error.
 fn prepare_dir(dir: &Path) -> Result<()> {
+    // Name the part of the path that is in the way rather than the whole folder.
+    if let Some(file) = dir
+        .ancestors()
+        .find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir())
+    {
+        anyhow::bail!(
+            "{}: is not a folder, so the output folder {} cannot be created",
+            file.display(),
+            dir.display()
+        );
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
     Ok(())

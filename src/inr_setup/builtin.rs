@@ -1,11 +1,16 @@
 //! The built-in INRs: networks the project trained itself (`examples/train_builtin.rs`) and
 //! their start meshes, both compiled into the binary so it runs from any folder.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::NetworkFile;
 use super::npz::read_npz;
-use crate::config::{BUILTIN_KEYS, is_ct_key};
+use crate::config::{BUILTIN_KEYS, UsageError, is_ct_key};
+
+/// The key names no start mesh or network: the command line's fault (exit status 2).
+fn usage(option: &'static str, message: String) -> anyhow::Error {
+    UsageError { option, message }.into()
+}
 
 /// The start mesh a key uses (MFEM text).
 pub fn builtin_mesh(key: &str) -> Result<&'static str> {
@@ -13,7 +18,12 @@ pub fn builtin_mesh(key: &str) -> Result<&'static str> {
         "hos" | "hol" | "hof" => include_str!("../../meshes/rectangle.mesh"),
         "NS_PINN" => include_str!("../../meshes/NS_PINN_2x2x10_z0_20.mesh"),
         k if is_ct_key(k) => include_str!("../../meshes/box-hex.mesh"),
-        k => bail!("--INR_key: {k:?} has no built-in start mesh; give --mesh FILE"),
+        k => {
+            return Err(usage(
+                "mesh",
+                format!("key {k:?} has no built-in start mesh; give --mesh FILE"),
+            ));
+        }
     })
 }
 
@@ -42,16 +52,20 @@ pub fn builtin_network(key: &str) -> Result<(NetworkFile, String)> {
                 return Ok((super::load_network_file(&p)?, p.display().to_string()));
             }
         }
-        bail!(
-            "--INR_key: the weights of the CT network {key:?} are licensed by the authors of \
-             \"Distributed Stochastic Optimization of a Neural Representation Network for \
-             Time-Space Tomography Reconstruction\" and are not shipped; put the file at \
-             checkpoints/{key}.ckpt or pass it with --checkpoint FILE (or try --INR_key CT_demo)"
-        );
+        return Err(usage(
+            "INR_key",
+            format!(
+                "the weights of the CT network {key:?} are licensed by the authors of \
+                 \"Distributed Stochastic Optimization of a Neural Representation Network for \
+                 Time-Space Tomography Reconstruction\" and are not shipped; put the file at \
+                 checkpoints/{key}.ckpt or pass it with --checkpoint FILE (or try --INR_key \
+                 CT_demo)"
+            ),
+        ));
     }
     let list: Vec<&str> = BUILTIN_KEYS.iter().map(|b| b.key).collect();
-    bail!(
-        "--INR_key: unknown key {key:?}; built-in keys: {}",
-        list.join(", ")
-    )
+    Err(usage(
+        "INR_key",
+        format!("unknown key {key:?}; built-in keys: {}", list.join(", ")),
+    ))
 }

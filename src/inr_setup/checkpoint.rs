@@ -234,8 +234,11 @@ impl CheckpointError {
     }
 }
 
+/// The largest network file read: far above any INR.
+const MAX_FILE_BYTES: u64 = 2 << 30;
+
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    std::fs::read(path).map_err(|source| CheckpointError::Read {
+    crate::input_file::read_capped(path, MAX_FILE_BYTES).map_err(|source| CheckpointError::Read {
         path: path.to_path_buf(),
         source,
     })
@@ -257,6 +260,11 @@ pub(crate) fn open_zip<'a>(bytes: &'a [u8], path: &Path) -> Result<Archive<'a>, 
 /// memory on a decompression bomb.
 const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
+/// Members up to this size may compress any amount (a pickle of repeated opcodes does).
+const MAX_RATIO_FREE_BYTES: u64 = 32 << 20;
+/// Above it, the largest inflation accepted.
+const MAX_RATIO: u64 = 256;
+
 /// Reads one archive member whole, checking its declared size (and, through the zip reader,
 /// its CRC).
 pub(crate) fn read_member(
@@ -274,6 +282,18 @@ pub(crate) fn read_member(
         return Err(CheckpointError::zip(
             path,
             format!("member {name} claims {size} bytes, more than a network file may hold"),
+        ));
+    }
+    // Weights hardly compress; a large member inflating hundreds of times is a zip bomb,
+    // which would cost gigabytes of memory for a file of a few kilobytes.
+    let packed = file.compressed_size().max(1);
+    if size > MAX_RATIO_FREE_BYTES && size / packed > MAX_RATIO {
+        return Err(CheckpointError::zip(
+            path,
+            format!(
+                "member {name} inflates from {packed} to {size} bytes; a network's arrays do \
+                 not compress {MAX_RATIO}-fold (a zip bomb?)"
+            ),
         ));
     }
     let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 24));

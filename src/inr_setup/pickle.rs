@@ -378,6 +378,10 @@ struct Machine<'a> {
 
 type Res<T> = Result<T, PickleError>;
 
+/// The most containers, stack entries and memo entries a pickle may build at once (a few
+/// hundred megabytes at most; a network of 100,000 tensors needs a tenth of it).
+const MAX_VALUES: usize = 1 << 22;
+
 impl Machine<'_> {
     fn err<T>(&self, what: impl Into<String>) -> Res<T> {
         Err(PickleError::Malformed {
@@ -814,6 +818,14 @@ impl Machine<'_> {
 
     fn run(&mut self) -> Res<Value> {
         loop {
+            // Deflate packs a megabyte of one-byte opcodes into a kilobyte of file, and each
+            // opcode can cost ~100 bytes of memory: bound what is built, not only the bytes.
+            if self.nodes.len() + self.stack.len() + self.memo.len() > MAX_VALUES {
+                return self.err(format!(
+                    "the pickle builds more than {MAX_VALUES} values; a network's pickle holds \
+                     a few dozen per tensor"
+                ));
+            }
             self.op_at = self.pos;
             let Some(&op) = self.data.get(self.pos) else {
                 return self.err("truncated: the pickle ends without STOP");

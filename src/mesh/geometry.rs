@@ -84,7 +84,35 @@ fn extent(dim: usize, corners: &[[f64; 3]; 8]) -> f64 {
     e
 }
 
-/// True when the Jacobian determinant is clearly positive at every corner and the centre.
+/// The constant Jacobian of an affine element (a parallelogram or parallelepiped, e.g. an
+/// axis-aligned box), or None when the map is not affine.
+fn affine_jacobian(dim: usize, corners: &[[f64; 3]; 8]) -> Option<[[f64; 3]; 3]> {
+    let origin = corners[0];
+    let mut j = [[0.0; 3]; 3];
+    // Edge vectors from corner 0 along ξ_x (corner 1), ξ_y (corner 3), ξ_z (corner 4).
+    for (b, &c) in [1usize, 3, 4].iter().enumerate().take(dim) {
+        for a in 0..dim {
+            j[a][b] = corners[c][a] - origin[a];
+        }
+    }
+    let affine_tol = 1e-13 * extent(dim, corners);
+    let is_affine = CORNERS
+        .iter()
+        .enumerate()
+        .take(num_corners(dim))
+        .all(|(k, c)| {
+            let xi = [f64::from(c[0]), f64::from(c[1]), f64::from(c[2])];
+            (0..dim).all(|a| {
+                let pred = origin[a] + (0..dim).map(|b| j[a][b] * xi[b]).sum::<f64>();
+                (pred - corners[k][a]).abs() <= affine_tol
+            })
+        });
+    is_affine.then_some(j)
+}
+
+/// True when the Jacobian determinant is clearly positive on the whole element: at every
+/// corner and the centre, and for a general hex throughout (see [`hex_det_positive`]). A
+/// quad's determinant is affine in ξ, so its corners decide.
 pub(crate) fn has_positive_volume(dim: usize, corners: &[[f64; 3]; 8]) -> bool {
     let scale = extent(dim, corners);
     if !(scale > 0.0 && scale.is_finite()) {
@@ -92,12 +120,84 @@ pub(crate) fn has_positive_volume(dim: usize, corners: &[[f64; 3]; 8]) -> bool {
     }
     let floor = 1e-12 * scale.powi(dim as i32);
     let centre = [0.5; 3];
-    CORNERS
+    let at_samples = CORNERS
         .iter()
         .take(num_corners(dim))
         .map(|c| [f64::from(c[0]), f64::from(c[1]), f64::from(c[2])])
         .chain(std::iter::once(centre))
-        .all(|xi| det(dim, &jacobian(dim, corners, &xi)) > floor)
+        .all(|xi| det(dim, &jacobian(dim, corners, &xi)) > floor);
+    // An affine map's determinant is constant; only a general hex needs the full check.
+    at_samples
+        && (dim == 2
+            || affine_jacobian(dim, corners).is_some()
+            || hex_det_positive(corners, [0.0; 3], 1.0, floor, 0))
+}
+
+/// Whether a hex's Jacobian determinant exceeds `floor` on the reference box at `origin`
+/// with side `size`. The determinant of a trilinear map has degree 2 in each coordinate, so
+/// its 27 Bernstein coefficients on the box bound it from below; where they are
+/// inconclusive the box is halved (a few levels: an element that close to folding is
+/// refused). Positive corners and centre do not suffice: a hex can fold along an edge.
+#[allow(clippy::needless_range_loop)] // index loops say which axis each pass works along
+fn hex_det_positive(
+    corners: &[[f64; 3]; 8],
+    origin: [f64; 3],
+    size: f64,
+    floor: f64,
+    depth: usize,
+) -> bool {
+    const MAX_DEPTH: usize = 4;
+    let t = [0.0, 0.5, 1.0];
+    let mut b = [[[0.0f64; 3]; 3]; 3];
+    for (i, bi) in b.iter_mut().enumerate() {
+        for (j, bij) in bi.iter_mut().enumerate() {
+            for (k, v) in bij.iter_mut().enumerate() {
+                let xi = [
+                    origin[0] + size * t[i],
+                    origin[1] + size * t[j],
+                    origin[2] + size * t[k],
+                ];
+                *v = det(3, &jacobian(3, corners, &xi));
+                // A value is a value: at or below the floor anywhere settles it.
+                if v.is_nan() || *v <= floor {
+                    return false;
+                }
+            }
+        }
+    }
+    // Values at 0, ½, 1 → Bernstein coefficients, axis by axis: the middle one of a
+    // quadratic with values p0, pm, p1 is 2 pm − (p0 + p1)/2.
+    let mid = |p0: f64, pm: f64, p1: f64| 2.0 * pm - 0.5 * (p0 + p1);
+    for i in 0..3 {
+        for j in 0..3 {
+            b[i][j][1] = mid(b[i][j][0], b[i][j][1], b[i][j][2]);
+        }
+    }
+    for i in 0..3 {
+        for j in 0..3 {
+            b[i][1][j] = mid(b[i][0][j], b[i][1][j], b[i][2][j]);
+        }
+    }
+    for i in 0..3 {
+        for j in 0..3 {
+            b[1][i][j] = mid(b[0][i][j], b[1][i][j], b[2][i][j]);
+        }
+    }
+    if b.iter().flatten().flatten().all(|&c| c > floor) {
+        return true;
+    }
+    if depth == MAX_DEPTH {
+        return false;
+    }
+    let half = size / 2.0;
+    (0..8).all(|c| {
+        let o = [
+            origin[0] + half * f64::from(c & 1),
+            origin[1] + half * f64::from((c >> 1) & 1),
+            origin[2] + half * f64::from((c >> 2) & 1),
+        ];
+        hex_det_positive(corners, o, half, floor, depth + 1)
+    })
 }
 
 /// How to get reference coordinates from a physical point in one element.
@@ -114,29 +214,12 @@ pub(crate) enum Inverse {
 
 impl Inverse {
     pub(crate) fn new(dim: usize, corners: &[[f64; 3]; 8]) -> Inverse {
-        let origin = corners[0];
-        let mut j = [[0.0; 3]; 3];
-        // Edge vectors from corner 0 along ξ_x (corner 1), ξ_y (corner 3), ξ_z (corner 4).
-        for (b, &c) in [1usize, 3, 4].iter().enumerate().take(dim) {
-            for a in 0..dim {
-                j[a][b] = corners[c][a] - origin[a];
-            }
-        }
-        let affine_tol = 1e-13 * extent(dim, corners);
-        let is_affine = CORNERS
-            .iter()
-            .enumerate()
-            .take(num_corners(dim))
-            .all(|(k, c)| {
-                let xi = [f64::from(c[0]), f64::from(c[1]), f64::from(c[2])];
-                (0..dim).all(|a| {
-                    let pred = origin[a] + (0..dim).map(|b| j[a][b] * xi[b]).sum::<f64>();
-                    (pred - corners[k][a]).abs() <= affine_tol
-                })
-            });
-        match (is_affine, inverse(dim, &j)) {
-            (true, Some(jinv)) => Inverse::Affine { origin, jinv },
-            _ => Inverse::Newton { corners: *corners },
+        match affine_jacobian(dim, corners).and_then(|j| inverse(dim, &j)) {
+            Some(jinv) => Inverse::Affine {
+                origin: corners[0],
+                jinv,
+            },
+            None => Inverse::Newton { corners: *corners },
         }
     }
 
@@ -156,8 +239,64 @@ impl Inverse {
     }
 }
 
+/// Reference coordinates of `x` in a general multilinear element.
 fn newton(dim: usize, corners: &[[f64; 3]; 8], x: &[f64; 3]) -> Option<[f64; 3]> {
-    let mut xi = [0.5, 0.5, if dim == 3 { 0.5 } else { 0.0 }];
+    // The element's image lies in the hull of its corners: a point outside their box is not
+    // in it, whatever Newton would say.
+    let scale = extent(dim, corners);
+    for a in 0..dim {
+        let (lo, hi) = corners[..num_corners(dim)]
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), c| {
+                (l.min(c[a]), h.max(c[a]))
+            });
+        let slack = 1e-9 * scale;
+        if !(x[a] >= lo - slack && x[a] <= hi + slack) {
+            return None;
+        }
+    }
+    let centre = [0.5, 0.5, if dim == 3 { 0.5 } else { 0.0 }];
+    let first = newton_from(dim, corners, x, centre);
+    if first.is_some_and(|xi| in_cell(dim, &xi)) {
+        return first;
+    }
+    // A strongly distorted element's map folds just outside the reference cell, and Newton
+    // from the centre can end on a preimage out there although the point is inside (or not
+    // converge): restart from the grid points whose images lie nearest to the point.
+    let ticks = [0.1, 0.3, 0.5, 0.7, 0.9];
+    let mut starts: Vec<(f64, [f64; 3])> = Vec::with_capacity(125);
+    for &t0 in &ticks {
+        for &t1 in &ticks {
+            for &t2 in if dim == 3 { &ticks[..] } else { &[0.0][..] } {
+                let xi = [t0, t1, t2];
+                let y = map(dim, corners, &xi);
+                let d2: f64 = (0..dim).map(|a| (y[a] - x[a]).powi(2)).sum();
+                starts.push((d2, xi));
+            }
+        }
+    }
+    starts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, start) in starts.iter().take(3) {
+        let xi = newton_from(dim, corners, x, *start);
+        if xi.is_some_and(|xi| in_cell(dim, &xi)) {
+            return xi;
+        }
+    }
+    first
+}
+
+/// Inside the reference cell, up to round-off.
+fn in_cell(dim: usize, xi: &[f64; 3]) -> bool {
+    (0..dim).all(|a| (-1e-9..=1.0 + 1e-9).contains(&xi[a]))
+}
+
+fn newton_from(
+    dim: usize,
+    corners: &[[f64; 3]; 8],
+    x: &[f64; 3],
+    start: [f64; 3],
+) -> Option<[f64; 3]> {
+    let mut xi = start;
     for _ in 0..60 {
         let y = map(dim, corners, &xi);
         let jinv = inverse(dim, &jacobian(dim, corners, &xi))?;
@@ -210,6 +349,65 @@ mod tests {
                 assert!((back[a] - xi[a]).abs() < 1e-12, "{back:?} vs {xi:?}");
             }
         }
+    }
+
+    #[test]
+    fn newton_inverts_a_strongly_distorted_hex() {
+        // Found by fuzzing: the Jacobian is positive throughout the cell, but the map folds
+        // just outside it, and Newton from the centre ended on a preimage out there.
+        let v = [
+            [-1.0, -1.0, -1.0],
+            [1.0, -2.0, -1.0],
+            [-1.0, 1.0, -1.0],
+            [1.0, 1.0, -1.0],
+            [-1.0, -1.0, 1.0],
+            [1.0, -1.0, 9.0],
+            [-1.0, 1.0, 45.0],
+            [0.0, 127.0, 1.0],
+        ];
+        let mut c = [[0.0; 3]; 8];
+        for (k, &id) in [0, 1, 3, 2, 4, 5, 7, 6].iter().enumerate() {
+            c[k] = v[id];
+        }
+        assert!(has_positive_volume(3, &c));
+        let inv = Inverse::new(3, &c);
+        let ticks: Vec<f64> = (0..=10).map(|i| f64::from(i) / 10.0).collect();
+        for &a in &ticks {
+            for &b in &ticks {
+                for &z in &ticks {
+                    let xi = [a, b, z];
+                    let back = inv.apply(3, &map(3, &c, &xi)).unwrap();
+                    for k in 0..3 {
+                        assert!((back[k] - xi[k]).abs() < 1e-9, "{back:?} vs {xi:?}");
+                    }
+                }
+            }
+        }
+        // Outside the corners' box: not in the element.
+        assert_eq!(inv.apply(3, &[0.0, 200.0, 0.0]), None);
+    }
+
+    #[test]
+    fn a_hex_folded_along_an_edge_is_refused() {
+        // Found by fuzzing: positive Jacobian at the corners and the centre, −256 at the
+        // middle of an edge; point location failed inside it.
+        let v = [
+            [-1.0, -1.0, -1.0],
+            [1.0, -1.0, -1.0],
+            [-1.0, 1.0, -1.0],
+            [1.0, 1.0, -1.0],
+            [-1.0, -1.0, 1.0],
+            [1.0, 21.0, 0.0],
+            [-4.0, 1.0, 46.0],
+            [0.0, 127.0, 1.0],
+        ];
+        let mut c = [[0.0; 3]; 8];
+        for (k, &id) in [0, 1, 3, 2, 4, 5, 7, 6].iter().enumerate() {
+            c[k] = v[id];
+        }
+        assert!(det(3, &jacobian(3, &c, &[0.5, 0.5, 0.5])) > 0.0);
+        assert!(det(3, &jacobian(3, &c, &[0.5, 0.0, 1.0])) < 0.0);
+        assert!(!has_positive_volume(3, &c));
     }
 
     #[test]

@@ -32,11 +32,30 @@ impl RootGrid {
             .powf(1.0 / dim as f64)
             .ceil()
             .clamp(1.0, 512.0) as usize;
+        // Mean extent of a start element along each axis: no axis gets cells much finer than
+        // the elements (8 × 9 × 6000 flat elements would otherwise each sit in hundreds of
+        // cells of a cubic grid and fill gigabytes of lists).
+        let mut mean = [0.0f64; 3];
+        for r in 0..mesh.num_roots {
+            let (blo, bhi) = super::bbox(
+                mesh.nodes[r].vertices[..num_corners(dim)]
+                    .iter()
+                    .map(|&v| mesh.vertices[v as usize]),
+            );
+            for a in 0..dim {
+                mean[a] += (bhi[a] - blo[a]) / mesh.num_roots as f64;
+            }
+        }
         let mut n = [1usize; 3];
         let mut inv_cell = [0.0; 3];
         for a in 0..dim {
-            n[a] = per_axis;
             let ext = hi[a] - lo[a];
+            let across = if mean[a] > 0.0 {
+                (2.0 * ext / mean[a]).ceil().clamp(1.0, 512.0) as usize
+            } else {
+                1
+            };
+            n[a] = per_axis.min(across);
             inv_cell[a] = if ext > 0.0 { n[a] as f64 / ext } else { 0.0 };
         }
         let ncell = n[0] * n[1] * n[2];

@@ -84,13 +84,18 @@ pub struct Mesh {
     constraints: HangingConstraints,
 }
 
+/// The largest start-mesh file read (a start mesh is coarse; this is millions of elements).
+const MAX_MESH_BYTES: u64 = 1 << 30;
+
 impl Mesh {
     /// Reads an `MFEM mesh v1.0` or `MFEM INLINE mesh v1.0` file of quads or hexes.
     pub fn read(path: &Path) -> Result<Mesh, MeshError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| MeshError::Io {
-            file: name.clone(),
-            source,
+        let bytes = crate::input_file::read_capped(path, MAX_MESH_BYTES).map_err(|source| {
+            MeshError::Io {
+                file: name.clone(),
+                source,
+            }
         })?;
         let text = String::from_utf8(bytes).map_err(|_| MeshError::Io {
             file: name.clone(),

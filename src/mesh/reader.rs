@@ -61,6 +61,11 @@ impl<'a> Tokens<'a> {
         }
     }
 
+    /// Tokens not read yet: what a count in the file may reserve room for.
+    fn remaining(&self) -> usize {
+        self.toks.len().saturating_sub(self.pos)
+    }
+
     fn peek(&self) -> Option<&'a str> {
         self.toks.get(self.pos).map(|t| t.0)
     }
@@ -181,7 +186,9 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
         return Err(tk.err(line, "the mesh has no elements"));
     }
     // (corners as in the file, attribute, line)
-    let mut raw_elements: Vec<([i64; 8], i32, usize)> = Vec::with_capacity(ne.min(1 << 20));
+    // Counts are the file's word: reserve no more than its tokens can fill.
+    let mut raw_elements: Vec<([i64; 8], i32, usize)> =
+        Vec::with_capacity(ne.min(tk.remaining() / (2 + nc)));
     for _ in 0..ne {
         let (attr, line) = tk.int("an element attribute")?;
         let attr = i32::try_from(attr)
@@ -207,7 +214,8 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
 
     tk.keyword("boundary")?;
     let (nbe, _) = tk.count("the number of boundary elements")?;
-    let mut raw_boundary: Vec<(Vec<i64>, i32, usize)> = Vec::with_capacity(nbe.min(1 << 20));
+    let mut raw_boundary: Vec<(Vec<i64>, i32, usize)> =
+        Vec::with_capacity(nbe.min(tk.remaining() / 3));
     for _ in 0..nbe {
         let (attr, line) = tk.int("a boundary attribute")?;
         let attr = i32::try_from(attr)
@@ -239,7 +247,7 @@ fn parse_v10(tk: &mut Tokens<'_>) -> Result<RootMesh, MeshError> {
             format!("space dimension {sdim} does not fit a {dim}D mesh"),
         ));
     }
-    let mut coords = Vec::with_capacity(nv.min(1 << 24));
+    let mut coords = Vec::with_capacity(nv.min(tk.remaining() / sdim.max(1)));
     for _ in 0..nv {
         let mut x = [0.0; 3];
         for (a, slot) in x.iter_mut().enumerate().take(sdim) {
@@ -332,14 +340,18 @@ fn check_elements(mesh: &RootMesh, file: &str, lines: &[usize]) -> Result<(), Me
                 file,
                 lines.get(k).copied().unwrap_or(1),
                 format!(
-                    "element {k} is degenerate or inverted (zero or negative volume); corners \
-                     must follow MFEM's reference order"
+                    "element {k} is degenerate or inverted (zero or negative volume somewhere: \
+                     a repeated corner, a fold, or corners out of MFEM's reference order)"
                 ),
             ));
         }
     }
     Ok(())
 }
+
+/// The most elements an INLINE start mesh may have: some 200 MB of mesh structures in 3D from
+/// a hundred bytes of text. A start mesh is coarse; refinement makes the fine ones.
+const MAX_INLINE_ELEMENTS: usize = 1 << 18;
 
 fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshError> {
     // `key = value` with or without blanks around '='.
@@ -404,7 +416,7 @@ fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshErr
                 format!("INLINE {kind} mesh without 'n{name}'"),
             ));
         };
-        let Some((sv, _)) = s[a] else {
+        let Some((sv, sline)) = s[a] else {
             return Err(tk.err(
                 tk.last_line,
                 format!("INLINE {kind} mesh without 's{name}'"),
@@ -414,12 +426,33 @@ fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshErr
             .ok()
             .filter(|&c| c <= 1 << 16)
             .ok_or_else(|| tk.err(line, format!("n{name} = {nv} is too large")))?;
+        // Vertices sit at i·s/n: both the far side and one cell must be ordinary floats.
+        let n = counts[a] as f64;
+        if !((sv * n).is_finite() && (sv / n).is_normal()) {
+            return Err(tk.err(
+                sline,
+                format!("s{name} = {sv} with n{name} = {nv} puts vertices beyond what floats hold"),
+            ));
+        }
         sizes[a] = sv;
     }
-    if counts.iter().product::<usize>() > 1 << 24 {
-        return Err(tk.err(tk.last_line, "INLINE mesh has too many elements"));
+    // A start mesh is coarse (refinement adds the elements); a few bytes of INLINE text must
+    // not ask for gigabytes.
+    let elements = counts.iter().product::<usize>();
+    if elements > MAX_INLINE_ELEMENTS {
+        return Err(tk.err(
+            tk.last_line,
+            format!(
+                "INLINE mesh has too many elements for a start mesh ({elements} > \
+                 {MAX_INLINE_ELEMENTS}); start coarser and let refinement add elements"
+            ),
+        ));
     }
-    Ok(build_box(dim, counts, sizes))
+    let mesh = build_box(dim, counts, sizes);
+    // Cells of ordinary sizes can still have a volume below what floats hold (2^-600 per side
+    // in 3D).
+    check_elements(&mesh, file, &[])?;
+    Ok(mesh)
 }
 
 /// The tensor grid of an INLINE mesh: vertex (i, j, k) at (i·sx/nx, j·sy/ny, k·sz/nz).

@@ -1,0 +1,424 @@
+//! The fuzz targets' work on stable Rust, so `cargo test` keeps covering it: thousands of
+//! seeded mutations (byte flips, truncations, insertions, token swaps) of valid meshes and
+//! network files must each end in Ok or Err naming the file, never a panic. The seeds are the
+//! fuzzers' own (`fuzz/seeds/`), which must load as they are; inputs the fuzzers found are
+//! kept below as regressions. `PRUNINGAMR_FUZZ_ROUNDS=N` runs N mutations per seed.
+
+use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+
+use faer::Mat;
+use pruningamr::inr_setup::npy::{write_npy_f32, write_npy_text};
+use pruningamr::inr_setup::pickle::unpickle;
+use pruningamr::inr_setup::{NetworkFile, read_network_file};
+use pruningamr::mesh::Mesh;
+
+/// xorshift64*: the same mutations on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn rounds(default: usize) -> usize {
+    std::env::var("PRUNINGAMR_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/seeds")
+        .join(target);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p: PathBuf| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no seeds in {}", dir.display());
+    out
+}
+
+/// One to four byte-level edits, as libFuzzer's simplest mutators make.
+fn mutate_bytes(rng: &mut Rng, data: &[u8], interesting: &[&[u8]]) -> Vec<u8> {
+    let mut d = data.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let i = rng.below(d.len() + 1);
+        match rng.below(7) {
+            0 if i < d.len() => d[i] ^= 1 << rng.below(8),
+            1 if i < d.len() => d[i] = rng.next() as u8,
+            2 if i < d.len() => {
+                d.remove(i);
+            }
+            3 => d.insert(i, rng.next() as u8),
+            4 => d.truncate(i),
+            5 => {
+                let pick = interesting[rng.below(interesting.len())];
+                let end = (i + rng.below(8)).min(d.len());
+                d.splice(i..end, pick.iter().copied());
+            }
+            _ => {
+                // Copy a chunk of the input elsewhere (repeats sections, lines, opcodes).
+                let a = rng.below(d.len());
+                let b = (a + 1 + rng.below(32)).min(d.len());
+                let chunk = d[a..b].to_vec();
+                let at = rng.below(d.len() + 1);
+                d.splice(at..at, chunk);
+            }
+        }
+    }
+    d
+}
+
+// ---------------------------------------------------------------------------------------
+// Meshes.
+
+const MESH_TOKENS: &[&[u8]] = &[
+    b" -1 ",
+    b" 0 ",
+    b" 1 ",
+    b" 3 ",
+    b" 5 ",
+    b" 8 ",
+    b" 1e308 ",
+    b" nan ",
+    b" 4294967295 ",
+    b" 99999999999999999999 ",
+    b"\n",
+    b"#",
+    b" = ",
+    b"dimension\n3\n",
+    b"elements\n",
+    b"vertices\n",
+    b"boundary\n0\n",
+    b"type = hex\n",
+    b"nz = 3\n",
+];
+
+/// What the mesh fuzz target does with a parsed mesh: refine, constrain, locate.
+fn exercise_mesh(mut mesh: Mesh) {
+    if mesh.num_elements() > 64 {
+        return;
+    }
+    mesh.refine_uniformly();
+    let marks: Vec<bool> = (0..mesh.num_elements()).map(|e| e % 2 == 0).collect();
+    mesh.refine(&marks).unwrap();
+    // An element's centre (the multilinear map at the reference centre) lies in it, so point
+    // location must find every centre.
+    let centres: Vec<[f64; 3]> = (0..mesh.num_elements().min(64))
+        .map(|e| mesh.element_center(e))
+        .collect();
+    let values: Vec<f64> = mesh.vertices().iter().map(|v| v[0] - v[1] + v[2]).collect();
+    let constrained = mesh.constrain(&values, 1).unwrap();
+    let mut out = vec![0.0; centres.len()];
+    let outside = mesh
+        .interpolate(&constrained, 1, &centres, &mut out)
+        .unwrap();
+    assert_eq!(outside, 0, "element centres not located");
+    // The interpolant of a linear field is exact at the centres.
+    for (c, v) in centres.iter().zip(&out) {
+        let want = c[0] - c[1] + c[2];
+        let scale = 1.0 + c[0].abs() + c[1].abs() + c[2].abs();
+        assert!((v - want).abs() <= 1e-9 * scale, "{v} vs {want} at {c:?}");
+    }
+    let (lo, hi) = mesh.bounding_box();
+    let mut out = vec![0.0; 2];
+    mesh.interpolate(&constrained, 1, &[lo, hi], &mut out)
+        .unwrap();
+    assert!(!mesh.mfem_text().is_empty());
+}
+
+fn parse_mesh(bytes: &[u8]) -> Result<Mesh, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "fuzz.mesh: not UTF-8".to_string())?;
+    Mesh::parse(text, "fuzz.mesh").map_err(|e| e.to_string())
+}
+
+#[test]
+fn mesh_seeds_parse() {
+    for (name, bytes) in seeds("mesh_reader") {
+        let mesh = parse_mesh(&bytes).unwrap_or_else(|e| panic!("seed {name}: {e}"));
+        exercise_mesh(mesh);
+    }
+}
+
+#[test]
+fn mutated_meshes_never_panic() {
+    let mut rng = Rng(0x5eed_0f3e_5b01);
+    let (mut ok, mut refused) = (0usize, 0usize);
+    for (_, seed) in seeds("mesh_reader") {
+        for _ in 0..rounds(5000) {
+            let bytes = mutate_bytes(&mut rng, &seed, MESH_TOKENS);
+            match parse_mesh(&bytes) {
+                Ok(mesh) => {
+                    ok += 1;
+                    exercise_mesh(mesh);
+                }
+                Err(e) => {
+                    refused += 1;
+                    assert!(e.starts_with("fuzz.mesh"), "{e}");
+                }
+            }
+        }
+    }
+    println!("meshes: {ok} parsed, {refused} refused");
+    assert!(refused > 0 && ok > 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Network files, through the same modes as the `checkpoint` fuzz target.
+
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in members {
+        z.start_file(*name, opts).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Mode 1 of the fuzz target: `pickle` in an archive with float32 storages `0`–`3`.
+fn torch_archive(pickle: &[u8]) -> Vec<u8> {
+    let s: Vec<Vec<u8>> = (0..4)
+        .map(|k| {
+            f32_bytes(&[0.5, -1.0, 2.0, 0.25, 1.5, -0.75, 3.0, 1.0].map(|v| v * (k + 1) as f32))
+        })
+        .collect();
+    zip_of(&[
+        ("net/data.pkl", pickle),
+        ("net/byteorder", b"little"),
+        ("net/data/0", &s[0]),
+        ("net/data/1", &s[1]),
+        ("net/data/2", &s[2]),
+        ("net/data/3", &s[3]),
+        ("net/version", b"3\n"),
+    ])
+}
+
+/// Mode 2 of the fuzz target: `npy` as weight_0 of a 2 → 3 → 1 npz.
+fn npz_with_weight_0(npy: &[u8]) -> Vec<u8> {
+    let b0 = write_npy_f32(&[3], &[0.0, -1.0, 1.0]);
+    let w1 = write_npy_f32(&[1, 3], &[1.0, -1.0, 2.0]);
+    let b1 = write_npy_f32(&[1], &[0.5]);
+    let acts = write_npy_text(&["Tanh".to_string(), "Identity".to_string()]);
+    zip_of(&[
+        ("weight_0.npy", npy),
+        ("bias_0.npy", &b0),
+        ("weight_1.npy", &w1),
+        ("bias_1.npy", &b1),
+        ("activations.npy", &acts),
+    ])
+}
+
+enum Loaded {
+    Network(Box<NetworkFile>),
+    Pickle,
+    Refused(String),
+}
+
+/// The fuzz target's dispatch on the first byte.
+fn load(data: &[u8]) -> Loaded {
+    let Some((&mode, rest)) = data.split_first() else {
+        return Loaded::Refused("fuzz.ckpt: empty".into());
+    };
+    let bytes = match mode % 4 {
+        0 => rest.to_vec(),
+        1 => torch_archive(rest),
+        2 => npz_with_weight_0(rest),
+        _ => {
+            return match unpickle(rest) {
+                Ok(_) => Loaded::Pickle,
+                Err(e) => Loaded::Refused(format!("fuzz.ckpt: {e}")),
+            };
+        }
+    };
+    match read_network_file(&bytes, Path::new("fuzz.ckpt")) {
+        Ok(f) => Loaded::Network(Box::new(f)),
+        Err(e) => Loaded::Refused(e.to_string()),
+    }
+}
+
+fn exercise_network(f: &NetworkFile) {
+    let d = f.input_dim();
+    if d == 0 || d > 64 {
+        return;
+    }
+    let x = Mat::from_fn(3, d, |i, j| (i * d + j) as f32 * 0.125 - 0.5);
+    let y = f.evaluate(x.as_ref());
+    assert_eq!((y.nrows(), y.ncols()), (3, f.output_dim()));
+}
+
+const PICKLE_TOKENS: &[&[u8]] = &[
+    b"(",
+    b".",
+    b"R",
+    b"b",
+    b"t",
+    b"Q",
+    b"\x85",
+    b"\x94",
+    b"h\x00",
+    b"J\xff\xff\xff\x7f",
+    b"J\xff\xff\xff\xff",
+    b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f",
+    b"cos\nsystem\n",
+    b"ctorch\nDoubleStorage\n",
+    b"'shape': (99999999999, 0), ",
+    b"'fortran_order': True, ",
+    b"'descr': '>f8', ",
+    b"'descr': '|O', ",
+];
+
+#[test]
+fn checkpoint_seeds_load() {
+    for (name, bytes) in seeds("checkpoint") {
+        match load(&bytes) {
+            Loaded::Network(f) => exercise_network(&f),
+            Loaded::Pickle => {}
+            Loaded::Refused(e) => panic!("seed {name}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn mutated_checkpoints_never_panic() {
+    let mut rng = Rng(0x0c4e_c4b0_1e57);
+    let (mut ok, mut refused) = (0usize, 0usize);
+    for (_, seed) in seeds("checkpoint") {
+        for _ in 0..rounds(3000) {
+            // Keep the mode byte: each seed fuzzes the layer it was made for.
+            let mut bytes = vec![seed[0]];
+            bytes.extend(mutate_bytes(&mut rng, &seed[1..], PICKLE_TOKENS));
+            match load(&bytes) {
+                Loaded::Network(f) => {
+                    ok += 1;
+                    exercise_network(&f);
+                }
+                Loaded::Pickle => ok += 1,
+                Loaded::Refused(e) => {
+                    refused += 1;
+                    assert!(e.starts_with("fuzz.ckpt: "), "{e}");
+                }
+            }
+        }
+    }
+    println!("network files: {ok} loaded, {refused} refused");
+    assert!(refused > ok, "most mutations must be refused");
+}
+
+#[test]
+fn mutated_members_of_shipped_networks_never_panic() {
+    // Each member of a shipped npz mutated in turn, the archive rebuilt around it.
+    let mut rng = Rng(0x5a1f_0de5);
+    for net in ["hos.npz", "NS_PINN.npz"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("checkpoints")
+            .join(net);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut a = zip::ZipArchive::new(Cursor::new(&bytes[..])).unwrap();
+        let members: Vec<(String, Vec<u8>)> = (0..a.len())
+            .map(|i| {
+                let mut f = a.by_index(i).unwrap();
+                let mut b = Vec::new();
+                f.read_to_end(&mut b).unwrap();
+                (f.name().unwrap().into_owned(), b)
+            })
+            .collect();
+        for _ in 0..rounds(1000) {
+            let k = rng.below(members.len());
+            let changed = mutate_bytes(&mut rng, &members[k].1, PICKLE_TOKENS);
+            let list: Vec<(&str, &[u8])> = members
+                .iter()
+                .enumerate()
+                .map(|(i, (n, b))| (n.as_str(), if i == k { &changed[..] } else { &b[..] }))
+                .collect();
+            match read_network_file(&zip_of(&list), Path::new("fuzz.npz")) {
+                Ok(f) => exercise_network(&f),
+                Err(e) => assert!(e.to_string().starts_with("fuzz.npz: "), "{e}"),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Inputs the fuzzers found (fuzz/README.md has the runs).
+
+#[test]
+fn flat_inline_grid_is_located_without_a_cubic_point_grid() {
+    // mesh_reader, out of memory: 8 × 9 × 6328 thin hexes each sat in ~200 cells of the
+    // cubic point-location grid (1.2 GB for a 90-byte file); the grid now follows the
+    // elements' extent along each axis (0.4 GB, most of it the mesh itself). INLINE meshes
+    // are now capped at 2^18 elements, so the same shape with fewer layers.
+    let text = "MFEM INLINE mesh v1.0\ntype = hex\nnx = 8\nny = 9\nnz = 3000\nsx = 2.0\nsy = 1\n\
+                sz = 0.5\n";
+    let mesh = Mesh::parse(text, "found.mesh").unwrap();
+    assert_eq!(mesh.num_elements(), 8 * 9 * 3000);
+    for p in [[0.1, 0.1, 0.1], [1.99, 0.5, 0.4999], [1.0, 1.0 / 9.0, 0.25]] {
+        let (e, xi) = mesh.locate_point(&p).unwrap();
+        let (lo, hi) = mesh.element_bbox(e);
+        for a in 0..3 {
+            assert!(
+                lo[a] - 1e-12 <= p[a] && p[a] <= hi[a] + 1e-12,
+                "{p:?} in {lo:?}–{hi:?}"
+            );
+            assert!((0.0..=1.0).contains(&xi[a]));
+        }
+    }
+}
+
+#[test]
+fn large_inline_meshes_are_refused_at_once() {
+    // mesh_reader, timeouts: 242 × 45 × 66 hexes (718,740 from 85 bytes) took over 10 s to
+    // build under the sanitizer; INLINE start meshes stop at 2^18 elements.
+    let text = "MFEM INLINE mesh v1.0\ntype = hex\nnx = 242\nny = 45\nnz = 66\nsx = 2.0\nsy = 1\n\
+                sz = 0.5\n";
+    let err = Mesh::parse(text, "found.mesh").unwrap_err().to_string();
+    assert!(
+        err.starts_with("found.mesh:") && err.contains("too many elements"),
+        "{err}"
+    );
+}
+
+#[test]
+fn strongly_distorted_hex_locates_every_centre() {
+    // mesh_reader, assertion: a valid (positive Jacobian everywhere) but wildly distorted
+    // hex, whose children's centres Newton from the cell centre did not find.
+    let text = "MFEM mesh v1.0\ndimension\n3\nelements\n1\n1 5 0 1 3 2 4 5 7 6\nboundary\n0\n\
+                vertices\n8\n3\n-1 -1 -1\n1 -2 -1\n-1 1 -1\n1 1 -1\n-1 -1 1\n1 -1 9\n\
+                -1 1 45\n0 127 1\n";
+    let mesh = Mesh::parse(text, "found.mesh").unwrap();
+    exercise_mesh(mesh);
+}
+
+#[test]
+fn hex_folded_along_an_edge_is_refused() {
+    // mesh_reader, assertion: the Jacobian is positive at the corners and the centre but
+    // negative in the middle of an edge; the reader took it and point location failed.
+    let text = "MFEM mesh v1.0\ndimension\n3\nelements\n1\n1 5 0 1 3 2 4 5 7 6\nboundary\n0\n\
+                vertices\n8\n3\n-1 -1 -1\n1 -1 -1\n-1 1 -1\n1 1 -1\n-1 -1 1\n1 21 0\n\
+                -4 1 46\n0 127 1\n";
+    let err = Mesh::parse(text, "found.mesh").unwrap_err().to_string();
+    assert!(
+        err.starts_with("found.mesh:6:") && err.contains("a fold"),
+        "{err}"
+    );
+}
