@@ -1353,13 +1353,14 @@ fn output_disk_full_leaves_no_torn_file() {
 
 #[test]
 fn output_disk_full_in_paraview_files() {
-    // Big enough for the MFEM files of the first iteration, not for the ParaView ones.
+    // 4 KiB: enough for the MFEM files of the first iteration (2 KiB, 1 KiB), not for the
+    // ParaView one (8 KiB).
     let dir = scratch("disk_full_paraview");
     let out = dir.join("out");
     let (code, stderr) = spawn(
         &["--original", "--max_it", "1", "--paraview"],
         &out,
-        file_size_limited(16),
+        file_size_limited(8),
     );
     assert_eq!(code, FAILED, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

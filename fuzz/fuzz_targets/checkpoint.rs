@@ -37,7 +37,9 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
 /// A torch.save archive around `pickle`, with float32 storages `0`–`3` of 8 values each.
 fn torch_archive(pickle: &[u8]) -> Vec<u8> {
     let s: Vec<Vec<u8>> = (0..4)
-        .map(|k| f32_bytes(&[0.5, -1.0, 2.0, 0.25, 1.5, -0.75, 3.0, 1.0].map(|v| v * (k + 1) as f32)))
+        .map(|k| {
+            f32_bytes(&[0.5, -1.0, 2.0, 0.25, 1.5, -0.75, 3.0, 1.0].map(|v| v * (k + 1) as f32))
+        })
         .collect();
     zip_of(&[
         ("net/data.pkl", pickle),
@@ -64,7 +66,6 @@ fn npz_with_weight_0(npy: &[u8]) -> Vec<u8> {
         ("activations.npy", &acts),
     ])
 }
-
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
         .map(|e| mesh.element_center(e))
         .collect();
     let values: Vec<f64> = mesh.vertices().iter().map(|v| v[0] - v[1] + v[2]).collect();
-    let constrained = mesh.constrain(&values, 1).expect("values of the right length");
+    let constrained = mesh
+        .constrain(&values, 1)
+        .expect("values of the right length");
     let mut out = vec![0.0; centres.len()];
     let outside = mesh
         .interpolate(&constrained, 1, &centres, &mut out)
