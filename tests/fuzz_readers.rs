@@ -4,13 +4,14 @@
 //! fuzzers' own (`fuzz/seeds/`), which must load as they are; inputs the fuzzers found are
 //! kept below as regressions. `PRUNINGAMR_FUZZ_ROUNDS=N` runs N mutations per seed.
 
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use faer::Mat;
-use pruningamr::inr_setup::npy::{write_npy_f32, write_npy_text};
-use pruningamr::inr_setup::pickle::unpickle;
-use pruningamr::inr_setup::{NetworkFile, read_network_file};
+#[path = "../fuzz/harness/checkpoint_input.rs"]
+mod checkpoint_input;
+
+use checkpoint_input::{Loaded, exercise_network, load, zip_of};
+use pruningamr::inr_setup::read_network_file;
 use pruningamr::mesh::Mesh;
 
 /// xorshift64*: the same mutations on every run.
@@ -180,92 +181,6 @@ fn mutated_meshes_never_panic() {
 
 // ---------------------------------------------------------------------------------------
 // Network files, through the same modes as the `checkpoint` fuzz target.
-
-fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, bytes) in members {
-        z.start_file(*name, opts).unwrap();
-        z.write_all(bytes).unwrap();
-    }
-    z.finish().unwrap().into_inner()
-}
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Mode 1 of the fuzz target: `pickle` in an archive with float32 storages `0`–`3`.
-fn torch_archive(pickle: &[u8]) -> Vec<u8> {
-    let s: Vec<Vec<u8>> = (0..4)
-        .map(|k| {
-            f32_bytes(&[0.5, -1.0, 2.0, 0.25, 1.5, -0.75, 3.0, 1.0].map(|v| v * (k + 1) as f32))
-        })
-        .collect();
-    zip_of(&[
-        ("net/data.pkl", pickle),
-        ("net/byteorder", b"little"),
-        ("net/data/0", &s[0]),
-        ("net/data/1", &s[1]),
-        ("net/data/2", &s[2]),
-        ("net/data/3", &s[3]),
-        ("net/version", b"3\n"),
-    ])
-}
-
-/// Mode 2 of the fuzz target: `npy` as weight_0 of a 2 → 3 → 1 npz.
-fn npz_with_weight_0(npy: &[u8]) -> Vec<u8> {
-    let b0 = write_npy_f32(&[3], &[0.0, -1.0, 1.0]);
-    let w1 = write_npy_f32(&[1, 3], &[1.0, -1.0, 2.0]);
-    let b1 = write_npy_f32(&[1], &[0.5]);
-    let acts = write_npy_text(&["Tanh".to_string(), "Identity".to_string()]);
-    zip_of(&[
-        ("weight_0.npy", npy),
-        ("bias_0.npy", &b0),
-        ("weight_1.npy", &w1),
-        ("bias_1.npy", &b1),
-        ("activations.npy", &acts),
-    ])
-}
-
-enum Loaded {
-    Network(Box<NetworkFile>),
-    Pickle,
-    Refused(String),
-}
-
-/// The fuzz target's dispatch on the first byte.
-fn load(data: &[u8]) -> Loaded {
-    let Some((&mode, rest)) = data.split_first() else {
-        return Loaded::Refused("fuzz.ckpt: empty".into());
-    };
-    let bytes = match mode % 4 {
-        0 => rest.to_vec(),
-        1 => torch_archive(rest),
-        2 => npz_with_weight_0(rest),
-        _ => {
-            return match unpickle(rest) {
-                Ok(_) => Loaded::Pickle,
-                Err(e) => Loaded::Refused(format!("fuzz.ckpt: {e}")),
-            };
-        }
-    };
-    match read_network_file(&bytes, Path::new("fuzz.ckpt")) {
-        Ok(f) => Loaded::Network(Box::new(f)),
-        Err(e) => Loaded::Refused(e.to_string()),
-    }
-}
-
-fn exercise_network(f: &NetworkFile) {
-    let d = f.input_dim();
-    if d == 0 || d > 64 {
-        return;
-    }
-    let x = Mat::from_fn(3, d, |i, j| (i * d + j) as f32 * 0.125 - 0.5);
-    let y = f.evaluate(x.as_ref());
-    assert_eq!((y.nrows(), y.ncols()), (3, f.output_dim()));
-}
 
 const PICKLE_TOKENS: &[&[u8]] = &[
     b"(",

@@ -2,94 +2,18 @@
 //! panic, a hang or a huge allocation, and a network that loads must evaluate.
 //!
 //! Zip members carry CRCs, so raw mutations of an archive rarely reach the pickle or npy
-//! parsers behind it. The first byte therefore picks what the rest is:
-//! - 0: a whole file (zip layer, format dispatch, everything behind it);
-//! - 1: the `data.pkl` of a torch.save archive whose storages are fixed (layouts, tensors);
-//! - 2: `weight_0.npy` of an npz whose other members are fixed (the npy parser, shapes);
-//! - 3: a bare pickle for the unpickler alone.
+//! parsers behind it; the first byte picks what the rest is (`harness/checkpoint_input.rs`).
 
 #![no_main]
 
-use std::io::{Cursor, Write};
-use std::path::Path;
+#[path = "../harness/checkpoint_input.rs"]
+mod checkpoint_input;
 
+use checkpoint_input::{Loaded, exercise_network, load};
 use libfuzzer_sys::fuzz_target;
-use pruningamr::inr_setup::npy::{write_npy_f32, write_npy_text};
-use pruningamr::inr_setup::pickle::unpickle;
-use pruningamr::inr_setup::read_network_file;
-
-fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, bytes) in members {
-        if z.start_file(*name, opts).is_err() || z.write_all(bytes).is_err() {
-            return Vec::new();
-        }
-    }
-    z.finish().map(|c| c.into_inner()).unwrap_or_default()
-}
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// A torch.save archive around `pickle`, with float32 storages `0`–`3` of 8 values each.
-fn torch_archive(pickle: &[u8]) -> Vec<u8> {
-    let s: Vec<Vec<u8>> = (0..4)
-        .map(|k| {
-            f32_bytes(&[0.5, -1.0, 2.0, 0.25, 1.5, -0.75, 3.0, 1.0].map(|v| v * (k + 1) as f32))
-        })
-        .collect();
-    zip_of(&[
-        ("net/data.pkl", pickle),
-        ("net/byteorder", b"little"),
-        ("net/data/0", &s[0]),
-        ("net/data/1", &s[1]),
-        ("net/data/2", &s[2]),
-        ("net/data/3", &s[3]),
-        ("net/version", b"3\n"),
-    ])
-}
-
-/// An npz of a 2 → 3 → 1 network with `weight_0` replaced by `npy`.
-fn npz_with_weight_0(npy: &[u8]) -> Vec<u8> {
-    let b0 = write_npy_f32(&[3], &[0.0, -1.0, 1.0]);
-    let w1 = write_npy_f32(&[1, 3], &[1.0, -1.0, 2.0]);
-    let b1 = write_npy_f32(&[1], &[0.5]);
-    let acts = write_npy_text(&["Tanh".to_string(), "Identity".to_string()]);
-    zip_of(&[
-        ("weight_0.npy", npy),
-        ("bias_0.npy", &b0),
-        ("weight_1.npy", &w1),
-        ("bias_1.npy", &b1),
-        ("activations.npy", &acts),
-    ])
-}
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
-        return;
-    };
-    let bytes = match mode % 4 {
-        0 => rest.to_vec(),
-        1 => torch_archive(rest),
-        2 => npz_with_weight_0(rest),
-        _ => {
-            let _ = unpickle(rest);
-            return;
-        }
-    };
-    let Ok(file) = read_network_file(&bytes, Path::new("fuzz.ckpt")) else {
-        return;
-    };
-    // A loaded network evaluates (its transforms were validated against it).
-    let d = file.input_dim();
-    if d == 0 || d > 64 {
-        return;
+    if let Loaded::Network(f) = load(data) {
+        exercise_network(&f);
     }
-    let x = faer::Mat::from_fn(3, d, |i, j| (i * d + j) as f32 * 0.125 - 0.5);
-    let y = file.evaluate(x.as_ref());
-    assert_eq!(y.nrows(), 3);
-    assert_eq!(y.ncols(), file.output_dim());
 });
