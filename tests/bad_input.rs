@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::pickle::Pk;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -315,57 +316,6 @@ fn edit(
     zip_of(&changed)
 }
 
-/// A protocol-2 pickle written by hand.
-#[derive(Default)]
-struct Pk(Vec<u8>);
-
-impl Pk {
-    fn op(&mut self, b: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(b);
-        self
-    }
-    fn global(&mut self, module: &str, name: &str) -> &mut Self {
-        self.op(format!("c{module}\n{name}\n").as_bytes())
-    }
-    fn str(&mut self, s: &str) -> &mut Self {
-        self.op(b"X")
-            .op(&(s.len() as u32).to_le_bytes())
-            .op(s.as_bytes())
-    }
-    fn int(&mut self, i: i32) -> &mut Self {
-        self.op(b"J").op(&i.to_le_bytes())
-    }
-    fn ints(&mut self, v: &[i32]) -> &mut Self {
-        self.op(b"(");
-        for &i in v {
-            self.int(i);
-        }
-        self.op(b"t")
-    }
-    /// `_rebuild_tensor_v2` of a contiguous float32 storage `key` holding `numel` values.
-    fn tensor(&mut self, key: &str, numel: i32, size: &[i32]) -> &mut Self {
-        let stride: Vec<i32> = match size {
-            [_, c] => vec![*c, 1],
-            _ => vec![1],
-        };
-        self.global("torch._utils", "_rebuild_tensor_v2").op(b"(");
-        self.op(b"(")
-            .str("storage")
-            .global("torch", "FloatStorage")
-            .str(key)
-            .str("cpu")
-            .int(numel)
-            .op(b"tQ");
-        self.int(0).ints(size).ints(&stride).op(b"\x89");
-        self.global("collections", "OrderedDict")
-            .op(b")R")
-            .op(b"tR")
-    }
-    fn module(&mut self, module: &str, class: &str) -> &mut Self {
-        self.global(module, class).op(b")\x81}b")
-    }
-}
-
 /// The original's lists layout: weights (key, rows, cols), biases (key, len), activations.
 fn lists_pickle(
     weights: &[(&str, i32, i32)],
@@ -376,15 +326,15 @@ fn lists_pickle(
     p.op(b"\x80\x02}(");
     p.str("weights_list").op(b"](");
     for &(k, r, c) in weights {
-        p.tensor(k, r * c, &[r, c]);
+        p.float_tensor(k, r * c, &[r, c]);
     }
     p.op(b"e").str("bias_list").op(b"](");
     for &(k, n) in biases {
-        p.tensor(k, n, &[n]);
+        p.float_tensor(k, n, &[n]);
     }
     p.op(b"e").str("act_list").op(b"](");
     for (m, c) in acts {
-        p.module(m, c);
+        p.module(m, c, &[]);
     }
     p.op(b"eu.");
     p.0

@@ -21,4 +21,5 @@ pub fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON in {}: {e}", path.display()))
 }
 pub mod meshes;
+pub mod pickle;
 pub mod picture;
