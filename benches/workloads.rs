@@ -109,7 +109,7 @@ fn run_one(w: &Workload, out_root: &str) {
         .num_threads(cfg.threads)
         .build()
         .expect("thread pool");
-    let summary = match pool.install(|| pruningamr::run::run(&cfg)) {
+    let summary = match pool.install(|| pruningamr::run::run(&cfg, &pruningamr::run::Silent)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("workload {} failed: {e:#}", w.name);

@@ -5,8 +5,8 @@
 //! `cargo run --release --example bench_forward <checkpoint or npz>`
 
 use faer::Mat;
-use pruningamr::config::Coordinates;
-use pruningamr::inr_setup::{Inr, load_network_file};
+use pruningamr::network::Coordinates;
+use pruningamr::network::Inr;
 
 fn cpu_seconds() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -20,7 +20,7 @@ fn main() {
         eprintln!("usage: bench_forward <checkpoint>");
         std::process::exit(2);
     };
-    let file = match load_network_file(std::path::Path::new(&path)) {
+    let file = match pruningamr::network::load(std::path::Path::new(&path)).map(|l| l.file) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{e}");
@@ -53,7 +53,13 @@ fn main() {
         for _ in 0..5 {
             let t = cpu_seconds();
             for _ in 0..total / rows {
-                std::hint::black_box(net.forward(x.as_ref()));
+                std::hint::black_box(
+                    net.forward(
+                        x.as_ref(),
+                        &mut pruningamr::network::ForwardBuffers::default(),
+                    )
+                    .to_owned(),
+                );
             }
             best = best.min(cpu_seconds() - t);
         }

@@ -15,10 +15,8 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use faer::Mat;
-use pruningamr::id_pruning::{
-    Activation, Layer, Network, QrWorkspace, Stopping, interpolative_decomposition_with,
-    prune_and_score_with,
-};
+use pruningamr::id_pruning::{QrWorkspace, Stopping, interpolative_decomposition, prune_and_score};
+use pruningamr::network::{Activation, Layer, Network};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -123,7 +121,7 @@ fn main() {
     let mut ws = QrWorkspace::new();
     let (mut flops, mut ks_sum, mut ks_max) = (0.0, 0usize, 0usize);
     let t_whole = time_loop(&elements, |e| {
-        let s = prune_and_score_with(&net, e.id.as_ref(), e.err.as_ref(), epsilon, 1.0, &mut ws);
+        let s = prune_and_score(&net, e.id.as_ref(), e.err.as_ref(), epsilon, 1.0, &mut ws);
         flops += s.flops;
         ks_sum += s.ks.iter().sum::<usize>();
         ks_max = ks_max.max(s.ks.iter().copied().max().unwrap_or(0));
@@ -157,7 +155,7 @@ fn main() {
             let (hidden, _) = net.forward_keep_hidden(e.stacked.as_ref());
             for h in &hidden {
                 let h = h.as_ref().subrows(0, ID_SAMPLES);
-                let d = interpolative_decomposition_with(h, epsilon, stopping, &mut ws);
+                let d = interpolative_decomposition(h, epsilon, stopping, &mut ws);
                 qr_flops += d.flops;
                 black_box(d.rank);
             }
@@ -193,7 +191,7 @@ fn main() {
         for h in &hidden {
             let h = h.as_ref().subrows(0, ID_SAMPLES);
             let start = Instant::now();
-            let d = interpolative_decomposition_with(h, epsilon, Stopping::AtRank, &mut ws);
+            let d = interpolative_decomposition(h, epsilon, Stopping::AtRank, &mut ws);
             let t = start.elapsed().as_secs_f64();
             if let Some(b) = buckets
                 .iter()

@@ -19,8 +19,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pruningamr::id_pruning::Network;
-use pruningamr::inr_setup::{NetworkFile, load_npz, save_npz};
+use pruningamr::network::Network;
+use pruningamr::network::{NetworkFile, load_npz, save_npz};
 
 /// Seed of the shipped networks.
 const SEED: u64 = 2024;

@@ -1,9 +1,11 @@
 //! Options of a run: the command line (the original's 13 options, same spelling and defaults,
 //! plus the port's own), their validation, the built-in INR keys and the experiment folder name.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
+
+use crate::network::builtin::{BUILTIN_KEYS, is_ct_key};
 
 /// Command line as typed. Turned into a [`Config`] by [`Cli::validate`] before any work.
 #[derive(Parser, Debug, Clone)]
@@ -114,53 +116,6 @@ fn usage(option: &'static str, message: impl Into<String>) -> UsageError {
     }
 }
 
-/// How the mesh point (x, y[, z]) becomes the INR's input coordinates.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Coordinates {
-    /// The INR takes the mesh coordinates as they are.
-    Identity,
-    /// CT-style 4-D INR on a 3-D mesh: (x, y, z) becomes (t_slice, z, y, x).
-    TimeSlice { t: f64 },
-}
-
-/// A built-in INR: its network and start mesh ship inside the binary.
-#[derive(Clone, Copy, Debug)]
-pub struct BuiltinKey {
-    pub key: &'static str,
-    pub description: &'static str,
-}
-
-pub const BUILTIN_KEYS: &[BuiltinKey] = &[
-    BuiltinKey {
-        key: "hos",
-        description: "2D, sin(1/r) on [0,1]^2, small network 2->32x4->1 ReLU",
-    },
-    BuiltinKey {
-        key: "hol",
-        description: "2D, sin(1/r) on [0,1]^2, wide network 2->256x4->1 ReLU",
-    },
-    BuiltinKey {
-        key: "hof",
-        description: "2D, sin(1/r) on [0,1]^2, wide network trained longer",
-    },
-    BuiltinKey {
-        key: "NS_PINN",
-        description: "3D (x, y, t), unsteady flow u, v, p; 3->32x10->3 tanh, standardized inputs",
-    },
-    BuiltinKey {
-        key: "CT_demo",
-        description: "4D (t, z, y, x) moving blobs, Fourier features, 128x5 SiLU; sliced at --time_slice",
-    },
-];
-
-/// The original's CT keys name weights licensed by their authors; they are not shipped.
-pub const LICENSED_CT_KEYS: &[&str] = &["CT2_cpu", "CT2", "CT3_cpu", "CT3", "CT_cpu"];
-
-/// True for keys the original treats as 4-D CT INRs (sliced in time, `_tslice_` in folders).
-pub fn is_ct_key(key: &str) -> bool {
-    key.contains("CT")
-}
-
 /// A validated run configuration: every value usable, the INR source resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -175,8 +130,6 @@ pub struct Config {
     pub time_slice: f64,
     /// The key naming the experiment (`--INR_key`, else the checkpoint's stem, else `hos`).
     pub key: String,
-    /// Whether `--INR_key` was given (decides built-in transforms with `--checkpoint`).
-    pub key_given: bool,
     pub avg_error: bool,
     pub paraview: bool,
     /// Draw it_N.png and convergence.png (`--plot`).
@@ -264,7 +217,6 @@ impl Cli {
             max_dofs: self.max_dofs,
             time_slice: self.time_slice,
             key,
-            key_given: self.inr_key.is_some(),
             avg_error: self.avg_error,
             paraview: self.paraview,
             plot: self.plot,
@@ -286,100 +238,16 @@ impl Config {
 
     /// The experiment folder of SPEC §5, named exactly as the original names it so that batch
     /// scripts written for it find the same folders.
+    /// The experiment folder of this run (SPEC §5; encoded and decoded in `experiment::name`).
     pub fn experiment_dir(&self) -> PathBuf {
-        let tslice = if self.is_ct() {
-            format!("_tslice_{}", python_float(self.time_slice))
-        } else {
-            String::new()
-        };
-        if self.original {
-            return self.output.join(format!("{}_original{}", self.key, tslice));
-        }
-        let mut dir = self.output.join(&self.key);
-        if self.avg_error {
-            dir = dir.join("avg_error");
-        }
-        dir.join(format!(
-            "thrs_{}_prop_thrs_{}_eps_{}_nsamp_{}_errsamp_{}{}",
-            python_float(self.threshold),
-            python_float(self.prop_threshold),
-            python_float(self.epsilon),
-            self.id_samples,
-            self.error_samples,
-            tslice
-        ))
+        crate::experiment::name::folder(self)
     }
-}
-
-/// Formats a float as Python's `str(float)` does: the shortest digits that round-trip, fixed
-/// notation for decimal exponents in [-4, 16), else `d.ddde±XX`; integers keep a `.0`.
-pub fn python_float(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    // `{:e}` gives the shortest round-trip digits as d.ddd e X.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let sign = if x < 0.0 { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        let n = digits.len() as i32;
-        let body = if exp < 0 {
-            format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
-        } else if exp + 1 >= n {
-            format!("{}{}.0", digits, "0".repeat((exp + 1 - n) as usize))
-        } else {
-            let (a, b) = digits.split_at((exp + 1) as usize);
-            format!("{a}.{b}")
-        };
-        format!("{sign}{body}")
-    } else {
-        let exp_sign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
-    }
-}
-
-/// Path shown in messages: as given by the user.
-pub fn shown(path: &Path) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_format_like_python_str() {
-        let cases = [
-            (0.001, "0.001"),
-            (1e-4, "0.0001"),
-            (1e-5, "1e-05"),
-            (0.2, "0.2"),
-            (1.0, "1.0"),
-            (1e-10, "1e-10"),
-            (0.25, "0.25"),
-            (0.15, "0.15"),
-            (0.05, "0.05"),
-            (2.5e-5, "2.5e-05"),
-            (123.456, "123.456"),
-            (1e16, "1e+16"),
-            (1e15, "1000000000000000.0"),
-            (-0.5, "-0.5"),
-            (0.0, "0.0"),
-            (12.0, "12.0"),
-            (1.5e-7, "1.5e-07"),
-        ];
-        for (x, want) in cases {
-            assert_eq!(python_float(x), want, "for {x:e}");
-        }
-    }
+    use std::path::Path;
 
     fn cli(args: &[&str]) -> Cli {
         let mut full = vec!["pruningamr"];

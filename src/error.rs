@@ -1,143 +1,80 @@
-//! Error measures: BasicAMR's per-element interpolation error (SPEC §2.2) and the RMSE of the
-//! interpolant over the whole domain after each iteration (SPEC §2.3).
+//! The library's error: why a run could not be done, typed, each message naming the file or
+//! option at fault. `main` turns it into one line and an exit status ([`Error::is_usage`]).
 
-use rayon::prelude::*;
-use serde::Serialize;
+use std::path::PathBuf;
 
-use crate::inr_setup::Inr;
-use crate::random::{Purpose, Stream};
+use crate::config::UsageError;
+use crate::mesh::MeshError;
+use crate::network::{BuiltinError, CheckpointError, InrError};
+use crate::plot::PlotError;
 
-/// The original's relative error of an approximation `approx` of `exact` (all entries of all
-/// components): a = mean |exact − approx|, then the mean of a / |exact| over the entries.
-/// The pruning score adds 5 to both first; BasicAMR does not (a value of f near zero makes
-/// this huge, as in the original).
-pub fn mean_relative_error(exact: &[f64], approx: &[f64]) -> f64 {
-    debug_assert_eq!(exact.len(), approx.len());
-    let n = exact.len().max(1) as f64;
-    let a = exact
-        .iter()
-        .zip(approx)
-        .map(|(e, p)| (e - p).abs())
-        .sum::<f64>()
-        / n;
-    exact.iter().map(|e| a / e.abs()).sum::<f64>() / n
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command-line value that cannot be used, found before or during the run.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// A built-in key without a network or start mesh, or its network file unreadable.
+    #[error(transparent)]
+    Builtin(#[from] BuiltinError),
+    /// A network file that cannot be read.
+    #[error(transparent)]
+    Network(#[from] CheckpointError),
+    /// A start mesh that cannot be read or used.
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
+    /// The network does not fit the mesh (`what` names both).
+    #[error("{what}: {source}")]
+    Inr {
+        what: String,
+        #[source]
+        source: InrError,
+    },
+    /// The output folder cannot be made: `path` (a file) is in the way.
+    #[error("{}: is not a folder, so the output folder {} cannot be created", in_the_way.display(), folder.display())]
+    NotAFolder {
+        in_the_way: PathBuf,
+        folder: PathBuf,
+    },
+    /// An output file or folder could not be written (the message names `path` once).
+    #[error("{}", name_once(path, source))]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `--plot` failed to draw.
+    #[error("--plot: iteration {it}: {source}")]
+    Plot {
+        it: usize,
+        #[source]
+        source: PlotError,
+    },
 }
 
-/// Points per RMSE estimate: (2^M)^d with M = 9, 7, 5 for d = 2, 3, 4 INR input coordinates.
-pub fn rmse_points(inr_dim: usize) -> usize {
-    match inr_dim {
-        0 | 1 => 1 << 18,
-        2 => 1 << 18,
-        3 => 1 << 21,
-        _ => 1 << 20,
-    }
-}
-
-/// RMSE of the interpolant against the network, overall and per output component.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Rmse {
-    pub total: f64,
-    pub per_component: Vec<f64>,
-    pub points: usize,
-}
-
-/// Points drawn per batch: large enough for efficient GEMMs, small enough to spread over
-/// threads; each batch has its own random stream, so results never depend on scheduling.
-const RMSE_BATCH: usize = 4096;
-
-/// Where and how the RMSE points are drawn.
-#[derive(Clone, Copy, Debug)]
-pub struct RmseSampling {
-    /// The mesh box (for a time-sliced INR, the spatial box at the slice).
-    pub lo: [f64; 3],
-    pub hi: [f64; 3],
-    pub n_points: usize,
-    pub seed: u64,
-    pub iteration: usize,
-}
-
-/// RMSE = sqrt(Σ_points Σ_components (f − I)² / N) over N points uniform in the mesh box.
-/// `interpolate(points, out)` writes the interpolant point-major into `out`.
-pub fn rmse<F>(
-    inr: &Inr,
-    sampling: RmseSampling,
-    interpolate: F,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Rmse
-where
-    F: Fn(&[[f64; 3]], &mut [f64]) + Sync,
-{
-    let RmseSampling {
-        lo,
-        hi,
-        n_points,
-        seed,
-        iteration,
-    } = sampling;
-    let c = inr.output_dim();
-    let dim = inr.mesh_dim();
-    let n_batches = n_points.div_ceil(RMSE_BATCH);
-    let sums: Vec<Vec<f64>> = (0..n_batches)
-        .into_par_iter()
-        .map_init(
-            || (Vec::new(), Vec::new(), Vec::new()),
-            |(pts, exact, approx), b| {
-                let n = RMSE_BATCH.min(n_points - b * RMSE_BATCH);
-                let mut s = Stream::new(seed, iteration, b as u64, Purpose::Rmse);
-                pts.clear();
-                pts.extend((0..n).map(|_| {
-                    let mut p = [0.0; 3];
-                    for (k, v) in p.iter_mut().enumerate().take(dim) {
-                        *v = s.in_range(lo[k], hi[k]);
-                    }
-                    p
-                }));
-                exact.resize(n * c, 0.0);
-                approx.resize(n * c, 0.0);
-                inr.eval_points_into(pts, exact);
-                interpolate(pts, approx);
-                let mut sum = vec![0.0; c];
-                for (e, a) in exact.chunks_exact(c).zip(approx.chunks_exact(c)) {
-                    for k in 0..c {
-                        let d = e[k] - a[k];
-                        sum[k] += d * d;
-                    }
-                }
-                progress(n as u64);
-                sum
-            },
-        )
-        .collect();
-    // Summing in batch order keeps the result bit-identical for any thread count.
-    let mut per = vec![0.0; c];
-    for s in &sums {
-        for k in 0..c {
-            per[k] += s[k];
+impl Error {
+    /// True when the command line is at fault (exit status 2), not an input or output file.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Error::Usage(_) => true,
+            Error::Builtin(b) => b.is_usage(),
+            _ => false,
         }
     }
-    let n = n_points.max(1) as f64;
-    Rmse {
-        total: (per.iter().sum::<f64>() / n).sqrt(),
-        per_component: per.iter().map(|s| (s / n).sqrt()).collect(),
-        points: n_points,
+
+    /// An output error naming `path`.
+    pub(crate) fn write(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Write { path, source }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_error_is_the_originals_metric() {
-        // a = mean(|1-1.5|, |2-2|) = 0.25; error = mean(0.25/1, 0.25/2) = 0.1875
-        let e = mean_relative_error(&[1.0, -2.0], &[1.5, -2.0]);
-        assert!((e - 0.1875).abs() < 1e-12);
-    }
-
-    #[test]
-    fn point_counts_follow_the_spec() {
-        assert_eq!(rmse_points(2), 262_144);
-        assert_eq!(rmse_points(3), 2_097_152);
-        assert_eq!(rmse_points(4), 1_048_576);
+/// `path: what`, unless the I/O error's text already starts with the path (the atomic writer
+/// names the file it failed on).
+fn name_once(path: &std::path::Path, source: &std::io::Error) -> String {
+    let text = source.to_string();
+    let shown = path.display().to_string();
+    if text.starts_with(&shown) {
+        text
+    } else {
+        format!("{shown}: {text}")
     }
 }

@@ -1,10 +1,16 @@
-//! The `pruningamr` command: parse and validate options, run, report errors in one line
-//! (`pruningamr: <file or option>: <what is wrong>`; exit status 2 for usage, 1 for input/IO).
+//! The `pruningamr` command: parse and validate options, run with a console (progress lines,
+//! progress bars on a terminal), report errors in one line (`pruningamr: <file or option>:
+//! <what is wrong>`; exit status 2 for usage, 1 for input/IO).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::{CommandFactory, FromArgMatches};
-use pruningamr::config::{BUILTIN_KEYS, Cli, LICENSED_CT_KEYS, UsageError};
+use indicatif::{ProgressBar, ProgressStyle};
+use pruningamr::config::Cli;
+use pruningamr::network::{BUILTIN_KEYS, LICENSED_CT_KEYS};
+use pruningamr::run::Observer;
 
 /// Exit status of a command line that cannot be used.
 const USAGE: u8 = 2;
@@ -38,12 +44,73 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return report(&format!("--threads: {e}"), USAGE),
     };
-    match pool.install(|| pruningamr::run::run(&cfg)) {
+    let console = Console::new(cfg.quiet);
+    match pool.install(|| pruningamr::run::run(&cfg, &console)) {
         Ok(_) => ExitCode::SUCCESS,
         // A value refused once the inputs are known (a run too large for memory) is still
         // the command line's fault.
-        Err(e) if e.downcast_ref::<UsageError>().is_some() => report(&one_line(&e), USAGE),
-        Err(e) => report(&one_line(&e), FAILED),
+        Err(e) => {
+            let code = if e.is_usage() { USAGE } else { FAILED };
+            report(&one_line(&anyhow::Error::from(e)), code)
+        }
+    }
+}
+
+/// Progress lines on stdout unless `--quiet`; a progress bar on stderr when it is a terminal,
+/// hidden otherwise (batch scripts, logs).
+struct Console {
+    quiet: bool,
+    bars: bool,
+    bar: Mutex<ProgressBar>,
+}
+
+impl Console {
+    fn new(quiet: bool) -> Console {
+        Console {
+            quiet,
+            bars: !quiet && std::io::stderr().is_terminal(),
+            bar: Mutex::new(ProgressBar::hidden()),
+        }
+    }
+
+    fn with_bar(&self, f: impl FnOnce(&mut ProgressBar)) {
+        if let Ok(mut bar) = self.bar.lock() {
+            f(&mut bar);
+        }
+    }
+}
+
+impl Observer for Console {
+    fn line(&self, text: &str) {
+        if !self.quiet {
+            println!("{text}");
+        }
+    }
+
+    fn start(&self, what: &str, len: u64) {
+        if !self.bars {
+            return;
+        }
+        let pb = ProgressBar::new(len);
+        if let Ok(style) = ProgressStyle::with_template(
+            "  {msg:>10} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})",
+        ) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_message(what.to_string());
+        self.with_bar(|bar| *bar = pb);
+    }
+
+    fn advance(&self, n: u64) {
+        if self.bars {
+            self.with_bar(|bar| bar.inc(n));
+        }
+    }
+
+    fn finish(&self) {
+        if self.bars {
+            self.with_bar(|bar| bar.finish_and_clear());
+        }
     }
 }
 
@@ -59,8 +126,8 @@ fn parse_command_line() -> Result<Cli, ExitCode> {
     match parsed {
         Ok(cli) => Ok(cli),
         Err(e) if !e.use_stderr() => {
-            // --help, --version
-            let _ = e.print();
+            // --help, --version: a closed stdout leaves nothing to report to.
+            e.print().ok();
             Err(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -15,8 +15,9 @@ pub enum Purpose {
     Rmse = 4,
 }
 
-/// SplitMix64's finalizer: a bijective mix so nearby identities give unrelated seeds.
-fn mix(mut z: u64) -> u64 {
+/// SplitMix64's finalizer: a bijective mix so nearby identities give unrelated seeds. The
+/// trainer of the built-in networks seeds its streams with it too.
+pub fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

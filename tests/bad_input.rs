@@ -9,7 +9,7 @@ use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pruningamr::inr_setup::npy::{NpyData, parse_npy, write_npy_f32, write_npy_text};
+use pruningamr::network::npy::{NpyData, parse_npy, write_npy_f32, write_npy_text};
 
 const USAGE: i32 = 2;
 const FAILED: i32 = 1;
@@ -1337,7 +1337,7 @@ fn atomic_write_with_a_failing_writer_leaves_nothing() {
     let dir = scratch("atomic");
     let path = dir.join("it_3.mesh");
     // Fails after writing part of the file, as a full disk does.
-    let err = pruningamr::mesh::write_atomically(&path, |w| {
+    let err = pruningamr::io::write_atomically(&path, |w| {
         w.write_all(&[b'x'; 100_000])?;
         Err(std::io::Error::new(
             std::io::ErrorKind::StorageFull,
@@ -1350,7 +1350,7 @@ fn atomic_write_with_a_failing_writer_leaves_nothing() {
     assert!(files_under(&dir).is_empty(), "{:?}", files_under(&dir));
     // An existing file is kept whole when its rewrite fails.
     std::fs::write(&path, "old").unwrap();
-    let err = pruningamr::mesh::write_atomically(&path, |w| {
+    let err = pruningamr::io::write_atomically(&path, |w| {
         w.write_all(b"new, half")?;
         Err(std::io::Error::other("disk full"))
     });
@@ -1359,7 +1359,7 @@ fn atomic_write_with_a_failing_writer_leaves_nothing() {
     assert_eq!(files_under(&dir), vec![path.clone()]);
     // A folder that is a file.
     let err =
-        pruningamr::mesh::write_atomically(&path.join("x.gf"), |w| w.write_all(b"1")).unwrap_err();
+        pruningamr::io::write_atomically(&path.join("x.gf"), |w| w.write_all(b"1")).unwrap_err();
     assert!(err.to_string().contains("it_3.mesh/x.gf"), "{err}");
 }
 
@@ -1373,7 +1373,7 @@ fn atomic_write_to_a_full_device_leaves_nothing() {
     }
     let dir = scratch("dev_full");
     let path = dir.join("it_0.gf");
-    let err = pruningamr::mesh::write_atomically(&path, |w| {
+    let err = pruningamr::io::write_atomically(&path, |w| {
         let mut full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
         w.write_all(b"1\n")?;
         full.write_all(b"1\n")?;
@@ -1440,7 +1440,7 @@ fn checkpoint_zip_bomb() {
 fn input_files_are_read_with_a_size_cap() {
     // `--mesh /dev/zero` must end in an error, not fill memory; the readers cap at 1–2 GiB,
     // here a 1 MiB cap shows the mechanism on a device and on a regular file.
-    use pruningamr::input_file::read_capped;
+    use pruningamr::io::read_capped;
     if Path::new("/dev/zero").exists() {
         let err = read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err();
         assert!(err.to_string().contains("more than 1 MiB"), "{err}");

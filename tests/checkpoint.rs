@@ -9,12 +9,12 @@ use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
 use faer::Mat;
-use pruningamr::id_pruning::{Activation, Layer, Network};
-use pruningamr::inr_setup::npy::{NpyData, parse_npy, write_npy_f32};
-use pruningamr::inr_setup::torch_ckpt::{load_torch_checkpoint_with, read_torch_checkpoint};
-use pruningamr::inr_setup::{
-    ActivationSource, CheckpointError, NetworkFile, TorchLayout, load_network_file, load_npz,
-    load_torch_checkpoint, read_network_file, save_npz,
+use pruningamr::network::npy::{NpyData, parse_npy, write_npy_f32};
+use pruningamr::network::torch::{load_torch_checkpoint_with, read_torch_checkpoint};
+use pruningamr::network::{Activation, Layer, Network};
+use pruningamr::network::{
+    ActivationSource, CheckpointError, NetworkFile, TorchLayout, load_npz, load_torch_checkpoint,
+    save_npz,
 };
 
 fn ckpt(reference: &Path, name: &str) -> PathBuf {
@@ -95,7 +95,7 @@ fn every_reference_checkpoint_loads_with_its_shapes() {
             assert_eq!(c.activations, ActivationSource::File);
         }
         // The dispatcher finds the same network by content.
-        let d = load_network_file(&path).unwrap();
+        let d = pruningamr::network::load(&path).map(|l| l.file).unwrap();
         assert_eq!(shapes(&d.network), expected);
     }
 }
@@ -129,7 +129,12 @@ fn forward_matches_pytorch() {
         assert_eq!(xs.len(), 100);
         let net = load_torch_checkpoint(&ckpt(&r, file)).unwrap();
         let x = Mat::from_fn(xs.len(), xs[0].len(), |i, j| xs[i][j]);
-        let y = net.evaluate(x.as_ref());
+        let y = net
+            .evaluate(
+                x.as_ref(),
+                &mut pruningamr::network::ForwardBuffers::default(),
+            )
+            .to_owned();
         assert_eq!((y.nrows(), y.ncols()), (ys.len(), ys[0].len()));
         let scale = ys.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
         let mut worst = 0f32;
@@ -157,7 +162,19 @@ fn small_dict_gives_the_small_lists_outputs() {
     let lists = load_torch_checkpoint(&ckpt(&r, "high_oscillation_small_lists.ckpt")).unwrap();
     let dict = load_torch_checkpoint(&ckpt(&r, "high_oscillation_small_dict.ckpt")).unwrap();
     let x = Mat::from_fn(257, 2, |i, j| ((i * 37 + j * 11) % 101) as f32 / 100.0);
-    let (a, b) = (lists.evaluate(x.as_ref()), dict.evaluate(x.as_ref()));
+    let (a, b) = (
+        lists
+            .evaluate(
+                x.as_ref(),
+                &mut pruningamr::network::ForwardBuffers::default(),
+            )
+            .to_owned(),
+        dict.evaluate(
+            x.as_ref(),
+            &mut pruningamr::network::ForwardBuffers::default(),
+        )
+        .to_owned(),
+    );
     for i in 0..x.nrows() {
         assert_eq!(a[(i, 0)], b[(i, 0)]);
     }
@@ -347,7 +364,10 @@ fn offsets_strides_float64_and_activation_state_are_honoured() {
         }
     );
     // x = (1, 1): h = leaky(3, -2, 11) = (3, -0.5, 11); y = 3 + 0.5 + 5.5 + 0.25 = 9.25
-    let y = c.file.evaluate(Mat::from_fn(1, 2, |_, _| 1.0).as_ref());
+    let mut buffers = pruningamr::network::ForwardBuffers::default();
+    let y = c
+        .file
+        .evaluate(Mat::from_fn(1, 2, |_, _| 1.0).as_ref(), &mut buffers);
     assert_eq!(y[(0, 0)], 9.25);
 }
 
@@ -373,7 +393,8 @@ fn hostile_pickles_are_refused_and_run_nothing() {
     assert!(matches!(err, CheckpointError::Pickle { .. }));
     // The same through the dispatcher, and builtins.eval through STACK_GLOBAL.
     assert!(
-        load_network_file(&path)
+        pruningamr::network::load(&path)
+            .map(|l| l.file)
             .unwrap_err()
             .to_string()
             .contains("`os.system`")
@@ -410,7 +431,7 @@ fn hostile_pickles_are_refused_and_run_nothing() {
 
 /// Loads bytes and returns the error message (the test fails if they load).
 fn error_of(bytes: &[u8], name: &str) -> String {
-    match read_network_file(bytes, Path::new(name)) {
+    match pruningamr::network::read(bytes, Path::new(name)).map(|l| l.file) {
         Ok(_) => panic!("{name} loaded"),
         Err(e) => {
             let msg = e.to_string();
@@ -687,7 +708,18 @@ fn npz_round_trip_is_exact() {
     assert_eq!(back.output_scale, Some(1.5));
     assert_eq!(shapes(&back.network), shapes(&file.network));
     let x = sample_points(200, 3);
-    let (a, b) = (file.evaluate(x.as_ref()), back.evaluate(x.as_ref()));
+    let (a, b) = (
+        file.evaluate(
+            x.as_ref(),
+            &mut pruningamr::network::ForwardBuffers::default(),
+        )
+        .to_owned(),
+        back.evaluate(
+            x.as_ref(),
+            &mut pruningamr::network::ForwardBuffers::default(),
+        )
+        .to_owned(),
+    );
     for i in 0..200 {
         for j in 0..2 {
             assert_eq!(a[(i, j)].to_bits(), b[(i, j)].to_bits());
@@ -706,16 +738,28 @@ fn npz_round_trip_is_exact() {
         let hos = load_torch_checkpoint(&ckpt(&r, "high_oscillation_small_lists.ckpt")).unwrap();
         let path = dir.join("hos.ckpt");
         save_npz(&path, &hos).unwrap();
-        let back = load_network_file(&path).unwrap();
+        let back = pruningamr::network::load(&path).map(|l| l.file).unwrap();
         let x = sample_points(300, 2);
-        let (a, b) = (hos.evaluate(x.as_ref()), back.evaluate(x.as_ref()));
+        let (a, b) = (
+            hos.evaluate(
+                x.as_ref(),
+                &mut pruningamr::network::ForwardBuffers::default(),
+            )
+            .to_owned(),
+            back.evaluate(
+                x.as_ref(),
+                &mut pruningamr::network::ForwardBuffers::default(),
+            )
+            .to_owned(),
+        );
         for i in 0..300 {
             assert_eq!(a[(i, 0)], b[(i, 0)]);
         }
         let torch_as_npz = dir.join("torch.npz");
         std::fs::copy(ckpt(&r, "high_oscillation_small_lists.ckpt"), &torch_as_npz).unwrap();
         assert_eq!(
-            load_network_file(&torch_as_npz)
+            pruningamr::network::load(&torch_as_npz)
+                .map(|l| l.file)
                 .unwrap()
                 .network
                 .layers()
@@ -729,7 +773,7 @@ fn npz_round_trip_is_exact() {
 #[test]
 fn npz_written_by_numpy_loads_and_evaluates() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/numpy_net.npz");
-    let file = load_network_file(&path).unwrap();
+    let file = pruningamr::network::load(&path).map(|l| l.file).unwrap();
     assert_eq!(file.input_dim(), 3);
     assert_eq!(
         file.fourier_gauss.as_ref().map(|g| (g.nrows(), g.ncols())),
@@ -761,7 +805,12 @@ fn npz_written_by_numpy_loads_and_evaluates() {
     let (xs, x) = get("meta_x.npy");
     let (_, y) = get("meta_y.npy");
     let xm = Mat::from_fn(xs[0], xs[1], |i, j| x[i * xs[1] + j]);
-    let out = file.evaluate(xm.as_ref());
+    let out = file
+        .evaluate(
+            xm.as_ref(),
+            &mut pruningamr::network::ForwardBuffers::default(),
+        )
+        .to_owned();
     let scale = y.iter().fold(0f32, |m, v| m.max(v.abs()));
     let mut worst = 0f32;
     for i in 0..xs[0] {
@@ -828,13 +877,19 @@ fn with(base: &[(&'static str, Vec<u8>)], name: &'static str, bytes: Option<Vec<
 #[test]
 fn hand_built_npz_loads_and_bad_ones_are_refused() {
     let base = two_layer_members();
-    let ok = read_network_file(&npz(&base), Path::new("ok.npz")).unwrap();
+    let ok = pruningamr::network::read(&npz(&base), Path::new("ok.npz"))
+        .map(|l| l.file)
+        .unwrap();
     assert_eq!(
         ok.network.layers()[0].activation,
         Activation::Elu { alpha: 0.5 }
     );
     // x = (1, -1): a = (-1, -2, 0) → elu₀.₅ = (0.5(e⁻¹−1), 0.5(e⁻²−1), 0); y = a·(1, −1, 2) + 0.5
-    let y = ok.evaluate(Mat::from_fn(1, 2, |_, j| if j == 0 { 1.0 } else { -1.0 }).as_ref());
+    let mut buffers = pruningamr::network::ForwardBuffers::default();
+    let y = ok.evaluate(
+        Mat::from_fn(1, 2, |_, j| if j == 0 { 1.0 } else { -1.0 }).as_ref(),
+        &mut buffers,
+    );
     let expect = 0.5 * ((-1f32).exp_m1() - (-2f32).exp_m1()) + 0.5;
     assert!((y[(0, 0)] - expect).abs() < 1e-6);
 
@@ -940,7 +995,11 @@ fn hand_built_npz_loads_and_bad_ones_are_refused() {
         "meta_note",
         Some(unicode_npy(&["trained by me"], 13)),
     );
-    assert!(read_network_file(&noted, Path::new("noted.npz")).is_ok());
+    assert!(
+        pruningamr::network::read(&noted, Path::new("noted.npz"))
+            .map(|l| l.file)
+            .is_ok()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1023,11 +1082,16 @@ fn random_mutations_never_panic() {
                 m[k].1 = mutate(&mut rng, &m[k].1);
                 zip_of(&m)
             };
-            match read_network_file(&bytes, name) {
+            match pruningamr::network::read(&bytes, name).map(|l| l.file) {
                 Ok(f) => {
                     ok += 1;
                     let x = sample_points(3, f.input_dim());
-                    let y = f.evaluate(x.as_ref());
+                    let y = f
+                        .evaluate(
+                            x.as_ref(),
+                            &mut pruningamr::network::ForwardBuffers::default(),
+                        )
+                        .to_owned();
                     assert_eq!(y.nrows(), 3);
                 }
                 Err(e) => {
@@ -1043,7 +1107,7 @@ fn random_mutations_never_panic() {
 
 #[test]
 fn random_pickles_never_panic() {
-    use pruningamr::inr_setup::pickle::unpickle;
+    use pruningamr::network::pickle::unpickle;
     let mut rng = Rng(0x0123_4567_89ab_cdef);
     let seed = strided_net_pickle();
     let mut refused = 0;

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 mod checkpoint_input;
 
 use checkpoint_input::{Loaded, exercise_network, load, zip_of};
-use pruningamr::inr_setup::read_network_file;
 use pruningamr::mesh::Mesh;
 
 /// xorshift64*: the same mutations on every run.
@@ -266,7 +265,7 @@ fn mutated_members_of_shipped_networks_never_panic() {
                 .enumerate()
                 .map(|(i, (n, b))| (n.as_str(), if i == k { &changed[..] } else { &b[..] }))
                 .collect();
-            match read_network_file(&zip_of(&list), Path::new("fuzz.npz")) {
+            match pruningamr::network::read(&zip_of(&list), Path::new("fuzz.npz")).map(|l| l.file) {
                 Ok(f) => exercise_network(&f),
                 Err(e) => assert!(e.to_string().starts_with("fuzz.npz: "), "{e}"),
             }

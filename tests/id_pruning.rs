@@ -8,9 +8,10 @@ use std::path::Path;
 
 use faer::Mat;
 use pruningamr::id_pruning::{
-    Activation, ElementScore, InterpolativeDecomposition, Layer, Network, QrWorkspace, Stopping,
-    decide, interpolative_decomposition, interpolative_decomposition_with, prune, prune_and_score,
+    ElementScore, InterpolativeDecomposition, QrWorkspace, Stopping, decide,
+    interpolative_decomposition, prune, prune_and_score,
 };
+use pruningamr::network::{Activation, Layer, Network};
 use serde_json::Value;
 
 fn matrix(v: &Value) -> Mat<f32> {
@@ -126,7 +127,7 @@ fn id_matches_reference_ranks_and_pivots() {
             let p1 = usizes(&res["P1"]);
             let what = format!("{name} epsilon {eps}");
 
-            let id = interpolative_decomposition_with(a.as_ref(), eps, Stopping::AtRank, &mut ws);
+            let id = interpolative_decomposition(a.as_ref(), eps, Stopping::AtRank, &mut ws);
             assert_eq!(id.rank, k, "{what}: rank");
             assert_eq!(id.pivots.len(), k);
             assert_eq!((id.t.nrows(), id.t.ncols()), (k, a.ncols()));
@@ -148,7 +149,7 @@ fn id_matches_reference_ranks_and_pivots() {
 
             // A full factorization finds the same rank, pivots and T; and the original's rule
             // (start at full rank, step down while |R_jj| < eps |R_00|) agrees with ours.
-            let full = interpolative_decomposition_with(a.as_ref(), eps, Stopping::Never, &mut ws);
+            let full = interpolative_decomposition(a.as_ref(), eps, Stopping::Never, &mut ws);
             assert_eq!(full.rank, k, "{what}: rank of the full factorization");
             assert_eq!(full.pivots, id.pivots, "{what}: full vs early pivots");
             assert_eq!(full.t, id.t, "{what}: full vs early T");
@@ -178,7 +179,8 @@ fn low_rank_matrix_gives_its_rank() {
             a[(i, j)] = (0..3).map(|q| b[(i, q)] * c[(q, j)]).sum::<f32>() + noise;
         }
     }
-    let id = interpolative_decomposition(a.as_ref(), 1e-3);
+    let id =
+        interpolative_decomposition(a.as_ref(), 1e-3, Stopping::AtRank, &mut QrWorkspace::new());
     assert_eq!(id.rank, 3);
     assert!(reconstruction_error(&a, &id) < 1e-5);
     assert_eq!(
@@ -186,12 +188,8 @@ fn low_rank_matrix_gives_its_rank() {
         4,
         "stopped right after the first small pivot"
     );
-    let full = interpolative_decomposition_with(
-        a.as_ref(),
-        1e-3,
-        Stopping::Never,
-        &mut QrWorkspace::new(),
-    );
+    let full =
+        interpolative_decomposition(a.as_ref(), 1e-3, Stopping::Never, &mut QrWorkspace::new());
     assert_eq!((full.rank, &full.pivots), (3, &id.pivots));
     assert!(id.flops < full.flops / 2.0, "stopping early saves work");
 }
@@ -199,7 +197,8 @@ fn low_rank_matrix_gives_its_rank() {
 #[test]
 fn zero_matrix_keeps_one_column() {
     let a = Mat::<f32>::zeros(8, 5);
-    let id = interpolative_decomposition(a.as_ref(), 1e-3);
+    let id =
+        interpolative_decomposition(a.as_ref(), 1e-3, Stopping::AtRank, &mut QrWorkspace::new());
     assert_eq!(id.rank, 1);
     assert_eq!(id.pivots, vec![0]);
     assert_eq!(
@@ -207,7 +206,16 @@ fn zero_matrix_keeps_one_column() {
         Mat::from_fn(1, 5, |_, c| if c == 0 { 1.0 } else { 0.0 })
     );
     let empty = Mat::<f32>::zeros(0, 3);
-    assert_eq!(interpolative_decomposition(empty.as_ref(), 1e-3).rank, 1);
+    assert_eq!(
+        interpolative_decomposition(
+            empty.as_ref(),
+            1e-3,
+            Stopping::AtRank,
+            &mut QrWorkspace::new()
+        )
+        .rank,
+        1
+    );
 }
 
 /// Pseudo-random entries in [−0.5, 0.5) (a fixed LCG: no dependence on a crate's stream).
@@ -227,7 +235,12 @@ fn lcg_matrix(m: usize, n: usize, seed: u64) -> Mat<f32> {
 fn full_rank_matrices_match_faer_and_cap_at_min_dimension() {
     for (m, n) in [(100, 80), (50, 90), (256, 64)] {
         let a = lcg_matrix(m, n, (m * n) as u64);
-        let id = interpolative_decomposition(a.as_ref(), 1e-6);
+        let id = interpolative_decomposition(
+            a.as_ref(),
+            1e-6,
+            Stopping::AtRank,
+            &mut QrWorkspace::new(),
+        );
         assert_eq!(id.rank, m.min(n), "{m}×{n}");
         assert!(reconstruction_error(&a, &id) < 1e-4, "{m}×{n}");
         let a64 = Mat::from_fn(m, n, |r, c| a[(r, c)] as f64);
@@ -267,7 +280,14 @@ fn hos_like_net() -> Network {
 fn tight_tolerance_reproduces_the_network() {
     let net = hos_like_net();
     let pts = Mat::from_fn(64, 2, |r, c| ((r * (c + 3) * 37) % 64) as f32 / 64.0);
-    let score = prune_and_score(&net, pts.as_ref(), pts.as_ref(), 1e-7, 1.0);
+    let score = prune_and_score(
+        &net,
+        pts.as_ref(),
+        pts.as_ref(),
+        1e-7,
+        1.0,
+        &mut QrWorkspace::new(),
+    );
     assert_eq!(score.widths, vec![16, 16]);
     assert!(score.error < 1e-6, "error {}", score.error);
     assert!(score.flops > 0.0);
@@ -293,7 +313,7 @@ fn load_net(dir: &Path, inr: &str) -> Network {
         "hol" => "high_oscillation_long_lists.ckpt",
         other => panic!("no test network for {other}"),
     };
-    pruningamr::inr_setup::load_torch_checkpoint(&dir.join("checkpoints").join(file))
+    pruningamr::network::load_torch_checkpoint(&dir.join("checkpoints").join(file))
         .unwrap_or_else(|e| panic!("{e}"))
         .network
 }
@@ -309,7 +329,12 @@ fn test_reader_matches_forward_json() {
         let net = load_net(&dir, inr);
         let x = matrix(&fwd[inr]["inputs"]);
         let expected = matrix(&fwd[inr]["outputs"]);
-        let y = net.forward(x.as_ref());
+        let y = net
+            .forward(
+                x.as_ref(),
+                &mut pruningamr::network::ForwardBuffers::default(),
+            )
+            .to_owned();
         let scale = (0..expected.nrows())
             .map(|r| expected[(r, 0)].abs())
             .fold(0.0f32, f32::max);
@@ -338,7 +363,14 @@ fn element_test_matches_prune_json() {
         let id_pts = matrix(&case["id_samples"]);
         let err_pts = matrix(&case["error_samples"]);
 
-        let score = prune_and_score(&net, id_pts.as_ref(), err_pts.as_ref(), eps, 1.0);
+        let score = prune_and_score(
+            &net,
+            id_pts.as_ref(),
+            err_pts.as_ref(),
+            eps,
+            1.0,
+            &mut QrWorkspace::new(),
+        );
         let widths = usizes(&case["widths"]);
         assert_eq!(score.ks, usizes(&case["ks"]), "{what}: ks");
         assert_eq!(score.widths, widths[..widths.len() - 1], "{what}: widths");
@@ -364,10 +396,20 @@ fn element_test_matches_prune_json() {
         let views: Vec<_> = hidden.iter().map(|h| h.as_ref()).collect();
         let pruning = prune(&net, &views, eps, &mut QrWorkspace::new());
         let pruned = pruning.network.expect("pruned network");
-        let out = pruned.forward(err_pts.as_ref());
+        let out = pruned
+            .forward(
+                err_pts.as_ref(),
+                &mut pruningamr::network::ForwardBuffers::default(),
+            )
+            .to_owned();
         let expected = matrix(&case["out_pruned"]);
         let original = matrix(&case["out_original"]);
-        let out_orig = net.forward(err_pts.as_ref());
+        let out_orig = net
+            .forward(
+                err_pts.as_ref(),
+                &mut pruningamr::network::ForwardBuffers::default(),
+            )
+            .to_owned();
         for r in 0..out.nrows() {
             let d = (out[(r, 0)] - expected[(r, 0)]).abs();
             worst_out = worst_out.max(d);

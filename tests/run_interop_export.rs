@@ -9,7 +9,7 @@ use std::path::Path;
 use clap::Parser;
 use pruningamr::config::Cli;
 use pruningamr::random::{Purpose, Stream};
-use pruningamr::run::run_observed;
+use pruningamr::run::{EachIteration, run};
 use serde_json::json;
 
 fn export(name: &str, args: &[&str]) {
@@ -25,41 +25,44 @@ fn export(name: &str, args: &[&str]) {
     let exp_dir = cfg.experiment_dir();
     let mut iterations = Vec::new();
     let mut meta = None;
-    let summary = run_observed(&cfg, &mut |view| {
-        let mesh = view.field.mesh();
-        let ncomp = view.field.ncomp();
-        let (lo, hi) = mesh.bounding_box();
-        let mut s = Stream::new(99, view.it, 0, Purpose::Rmse);
-        let points: Vec<[f64; 3]> = (0..300)
-            .map(|_| {
-                let mut p = [0.0; 3];
-                for a in 0..mesh.dim() {
-                    p[a] = s.in_range(lo[a], hi[a]);
-                }
-                p
-            })
-            .collect();
-        let mut values = vec![0.0; points.len() * ncomp];
-        assert_eq!(
-            mesh.interpolate(view.field.values(), ncomp, &points, &mut values)
-                .unwrap(),
-            0
-        );
-        iterations.push(json!({
-            "it": view.it,
-            "mesh": format!("it_{}.mesh", view.it),
-            "gf": format!("it_{}.gf", view.it),
-            "vtu": format!("ParaView/pruningamr_{}.vtu", view.it),
-            "ne": mesh.num_elements(),
-            "nv": mesh.num_vertices(),
-            "true_dofs": mesh.num_true_dofs(),
-            "hanging": mesh.num_hanging(),
-            "max_level": (0..mesh.num_elements()).map(|e| mesh.element_level(e)).max(),
-            "points": points.iter().map(|p| p[..mesh.dim()].to_vec()).collect::<Vec<_>>(),
-            "values": values.chunks(ncomp).map(<[f64]>::to_vec).collect::<Vec<_>>(),
-        }));
-        meta = Some((mesh.dim(), ncomp, mesh.num_hanging()));
-    })
+    let summary = run(
+        &cfg,
+        &EachIteration::new(|view: &pruningamr::run::IterationView<'_>| {
+            let mesh = view.field.mesh();
+            let ncomp = view.field.ncomp();
+            let (lo, hi) = mesh.bounding_box();
+            let mut s = Stream::new(99, view.it, 0, Purpose::Rmse);
+            let points: Vec<[f64; 3]> = (0..300)
+                .map(|_| {
+                    let mut p = [0.0; 3];
+                    for a in 0..mesh.dim() {
+                        p[a] = s.in_range(lo[a], hi[a]);
+                    }
+                    p
+                })
+                .collect();
+            let mut values = vec![0.0; points.len() * ncomp];
+            assert_eq!(
+                mesh.interpolate(view.field.values(), ncomp, &points, &mut values)
+                    .unwrap(),
+                0
+            );
+            iterations.push(json!({
+                "it": view.it,
+                "mesh": format!("it_{}.mesh", view.it),
+                "gf": format!("it_{}.gf", view.it),
+                "vtu": format!("ParaView/pruningamr_{}.vtu", view.it),
+                "ne": mesh.num_elements(),
+                "nv": mesh.num_vertices(),
+                "true_dofs": mesh.num_true_dofs(),
+                "hanging": mesh.num_hanging(),
+                "max_level": (0..mesh.num_elements()).map(|e| mesh.element_level(e)).max(),
+                "points": points.iter().map(|p| p[..mesh.dim()].to_vec()).collect::<Vec<_>>(),
+                "values": values.chunks(ncomp).map(<[f64]>::to_vec).collect::<Vec<_>>(),
+            }));
+            meta = Some((mesh.dim(), ncomp, mesh.num_hanging()));
+        }),
+    )
     .unwrap();
     let (dim, ncomp, hanging) = meta.expect("at least one iteration");
     assert!(

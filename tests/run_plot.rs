@@ -10,13 +10,14 @@ use std::time::Instant;
 use clap::Parser;
 use common::picture::Picture;
 use pruningamr::config::{Cli, Config};
-use pruningamr::mesh::Mesh;
-use pruningamr::mesh_handler::MeshField;
-use pruningamr::pictures::{
+use pruningamr::experiment::RunSummary;
+use pruningamr::field::MeshField;
+use pruningamr::figures::{
     CONVERGENCE_FILE, CONVERGENCE_SIZE, FIELD_SIZE, SLICES_SIZE, Slice, convergence_curves,
     draw_field, iteration_file, picture_size,
 };
-use pruningamr::run::{RunSummary, load_inputs, run};
+use pruningamr::mesh::Mesh;
+use pruningamr::run::{Silent, load_inputs, run};
 
 /// A fresh folder under the system's temporary directory, removed when dropped.
 struct Scratch(PathBuf);
@@ -76,7 +77,7 @@ fn params(s: &RunSummary) -> serde_json::Value {
 fn a_2d_run_draws_every_iteration_and_the_convergence() {
     let out = Scratch::new("hos");
     let cfg = config(&out.0, &["--INR_key", "hos", "--max_it", "3", "--plot"]);
-    let s = run(&cfg).expect("runs");
+    let s = run(&cfg, &Silent).expect("runs");
     assert_eq!(s.iterations.len(), 3);
     for rec in &s.iterations {
         let png = Picture::check(&s.experiment_dir.join(iteration_file(rec.it)), FIELD_SIZE);
@@ -104,7 +105,7 @@ fn a_2d_run_draws_every_iteration_and_the_convergence() {
     assert_eq!(p["plot"], true);
     // Without --plot no picture is drawn.
     let cfg = config(&out.0, &["--INR_key", "hos", "--max_it", "1", "--original"]);
-    let s = run(&cfg).expect("runs");
+    let s = run(&cfg, &Silent).expect("runs");
     assert!(!s.experiment_dir.join("it_0.png").exists());
     assert!(!s.experiment_dir.join(CONVERGENCE_FILE).exists());
     assert_eq!(params(&s)["plot"], false);
@@ -124,7 +125,7 @@ fn a_3d_run_draws_three_slices() {
             "--plot",
         ],
     );
-    let s = run(&cfg).expect("runs");
+    let s = run(&cfg, &Silent).expect("runs");
     let png = Picture::check(&s.experiment_dir.join("it_0.png"), SLICES_SIZE);
     // Each third of the width (one slice each) shows the field.
     let w = png.width as usize;
@@ -158,7 +159,7 @@ fn a_sweep_draws_every_run_of_the_key() {
         let mut args = vec!["--INR_key", "hos", "--max_it", "3", "--plot"];
         args.extend_from_slice(extra);
         let cfg = config(&out.0, &args);
-        let s = run(&cfg).expect("runs");
+        let s = run(&cfg, &Silent).expect("runs");
         (cfg, s)
     };
     let (_, first) = run_with(&["--threshold", "1e-3"]);
@@ -207,7 +208,7 @@ fn a_sweep_draws_every_run_of_the_key() {
 
     // A uniform run of the key joins as the baseline, first.
     let uniform = config(&out.0, &["--INR_key", "hos", "--original", "--max_it", "2"]);
-    run(&uniform).expect("runs");
+    run(&uniform, &Silent).expect("runs");
     let runs = convergence_curves(&cfg, &second.experiment_dir, &second.iterations);
     let labels: Vec<&str> = runs.curves.iter().map(|c| c.label.as_str()).collect();
     assert_eq!(
@@ -308,9 +309,9 @@ fn a_multi_output_field_names_the_component_drawn() {
     let inputs = load_inputs(&cfg).expect("loads");
     let field = MeshField::new(inputs.mesh, &inputs.inr).expect("evaluates");
     assert_eq!(field.ncomp(), 3);
-    let rec = pruningamr::run::IterationRecord {
+    let rec = pruningamr::experiment::IterationRecord {
         it: 7,
-        kind: "uniform",
+        kind: pruningamr::experiment::IterationKind::Uniform,
         scored: 0,
         marked: 0,
         elements: field.mesh().num_elements(),
@@ -323,7 +324,7 @@ fn a_multi_output_field_names_the_component_drawn() {
         seconds: Default::default(),
     };
     assert_eq!(
-        pruningamr::pictures::iteration_title(&cfg, field.ncomp(), &rec),
+        pruningamr::figures::iteration_title(&cfg, field.ncomp(), &rec),
         "NS_PINN — it 7 — 12,345 DOFs — RMSE 1.234e-2 — output 1 of 3"
     );
     std::fs::create_dir_all(&out.0).expect("dir");

@@ -3,9 +3,9 @@
 //! and how far that is from the training forward pass.
 
 use faer::Mat;
-use pruningamr::config::Coordinates;
-use pruningamr::id_pruning::Layer;
-use pruningamr::inr_setup::{Inr, NetworkFile};
+use pruningamr::network::Coordinates;
+use pruningamr::network::Layer;
+use pruningamr::network::{Inr, NetworkFile};
 use rayon::prelude::*;
 
 use super::mlp;

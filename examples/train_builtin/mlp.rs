@@ -4,7 +4,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
-use pruningamr::id_pruning::{Activation, Layer};
+use pruningamr::network::{Activation, Layer};
 use rayon::prelude::*;
 
 use super::rng::Rng;

@@ -2,7 +2,7 @@
 //! network shape, input features and training budget. The formulas here are the documentation
 //! (checkpoints/TRAINING.md quotes them).
 
-use pruningamr::id_pruning::Activation;
+use pruningamr::network::Activation;
 
 use super::mlp::Init;
 

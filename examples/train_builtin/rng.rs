@@ -1,16 +1,9 @@
 //! Seeded draws for training: one xoshiro256++ stream per (seed, purpose), so initial weights,
 //! batches, the Fourier matrix and the test points never share draws and each can be rebuilt.
 
+use pruningamr::random::mix;
 use rand_core::{Rng as _, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-
-/// SplitMix64's finalizer: nearby (seed, purpose) pairs get unrelated streams.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 pub struct Rng(Xoshiro256PlusPlus);
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
-use pruningamr::id_pruning::Layer;
+use pruningamr::network::Layer;
 use rayon::prelude::*;
 
 use super::mlp::{self, Adam};

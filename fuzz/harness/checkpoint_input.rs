@@ -12,9 +12,9 @@
 use std::io::{Cursor, Write};
 use std::path::Path;
 
-use pruningamr::inr_setup::npy::{write_npy_f32, write_npy_text};
-use pruningamr::inr_setup::pickle::unpickle;
-use pruningamr::inr_setup::{NetworkFile, read_network_file};
+use pruningamr::network::NetworkFile;
+use pruningamr::network::npy::{write_npy_f32, write_npy_text};
+use pruningamr::network::pickle::unpickle;
 
 /// A zip of stored members; empty if writing fails (it cannot, in memory).
 pub fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
@@ -89,7 +89,7 @@ pub fn load(data: &[u8]) -> Loaded {
             };
         }
     };
-    match read_network_file(&bytes, Path::new("fuzz.ckpt")) {
+    match pruningamr::network::read(&bytes, Path::new("fuzz.ckpt")).map(|l| l.file) {
         Ok(f) => Loaded::Network(Box::new(f)),
         Err(e) => Loaded::Refused(e.to_string()),
     }
@@ -102,6 +102,7 @@ pub fn exercise_network(f: &NetworkFile) {
         return;
     }
     let x = faer::Mat::from_fn(3, d, |i, j| (i * d + j) as f32 * 0.125 - 0.5);
-    let y = f.evaluate(x.as_ref());
+    let mut buffers = pruningamr::network::ForwardBuffers::default();
+    let y = f.evaluate(x.as_ref(), &mut buffers);
     assert_eq!((y.nrows(), y.ncols()), (3, f.output_dim()));
 }

@@ -4,9 +4,9 @@
 
 use faer::{Mat, MatRef};
 
-use super::network::Network;
 use super::pruned::prune;
 use super::qr::QrWorkspace;
+use crate::network::model::{ForwardBuffers, Network};
 
 /// Added to outputs before the relative error, as the original does to avoid dividing by
 /// values near zero; users' thresholds depend on it.
@@ -33,31 +33,13 @@ pub fn decide(score: &ElementScore, threshold: f64, prop_threshold: f64) -> bool
     score.error > threshold || score.prop > prop_threshold
 }
 
-/// The element test with a fresh workspace. See [`prune_and_score_with`].
-pub fn prune_and_score(
-    net: &Network,
-    id_inputs: MatRef<'_, f32>,
-    err_inputs: MatRef<'_, f32>,
-    epsilon: f32,
-    output_scale: f32,
-) -> ElementScore {
-    prune_and_score_with(
-        net,
-        id_inputs,
-        err_inputs,
-        epsilon,
-        output_scale,
-        &mut QrWorkspace::new(),
-    )
-}
-
 /// The element test. `id_inputs` and `err_inputs` are network inputs (rows = points, already
 /// transformed: standardized or Fourier features). Both point sets go through the network in
 /// one pass (one GEMM per layer); the hidden activations of the ID rows are decomposed.
 ///
 /// Panics if the inputs' column counts differ from the network's input dimension (a caller
 /// bug: inputs are built by the program, never read as they are from a file).
-pub fn prune_and_score_with(
+pub fn prune_and_score(
     net: &Network,
     id_inputs: MatRef<'_, f32>,
     err_inputs: MatRef<'_, f32>,
@@ -88,7 +70,8 @@ pub fn prune_and_score_with(
 
     let error = match &pruning.network {
         Ok(pruned) => {
-            let approx = pruned.forward(err_inputs);
+            let mut buffers = ForwardBuffers::default();
+            let approx = pruned.forward(err_inputs, &mut buffers);
             flops += pruned.flops_per_point() * n_err as f64;
             let exact = outputs.as_ref().subrows(n_id, n_err);
             let e = relative_error(

@@ -1,16 +1,11 @@
-//! The network and its pruning by interpolative decomposition (SPEC §2.1): `qr` (the
-//! rank-stopped pivoted QR and the ID), `pruned` (the pruned network), `element_test` (the
-//! PruningAMR score of one element from its sample points).
+//! Pruning the network by interpolative decomposition (SPEC §2.1): `qr` (the rank-stopped
+//! pivoted QR and the ID), `pruned` (the pruned network), `element_test` (the PruningAMR score
+//! of one element from its sample points).
 
 pub mod element_test;
-pub mod network;
 pub mod pruned;
 pub mod qr;
 
-pub use element_test::{ElementScore, decide, prune_and_score, prune_and_score_with};
-pub use network::{Activation, ForwardBuffers, Layer, Network, NetworkError};
+pub use element_test::{ElementScore, decide, prune_and_score};
 pub use pruned::{PruneError, Pruning, prune, pruned_network};
-pub use qr::{
-    InterpolativeDecomposition, QrWorkspace, Stopping, interpolative_decomposition,
-    interpolative_decomposition_with,
-};
+pub use qr::{InterpolativeDecomposition, QrWorkspace, Stopping, interpolative_decomposition};

@@ -4,10 +4,8 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
-use super::network::{Layer, Network, NetworkError};
-use super::qr::{
-    InterpolativeDecomposition, QrWorkspace, Stopping, interpolative_decomposition_with,
-};
+use super::qr::{InterpolativeDecomposition, QrWorkspace, Stopping, interpolative_decomposition};
+use crate::network::model::{Layer, Network, NetworkError};
 
 /// Why a pruned network could not be built.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -56,7 +54,7 @@ pub fn prune(
 ) -> Pruning {
     let decompositions: Vec<_> = hidden
         .iter()
-        .map(|h| interpolative_decomposition_with(*h, epsilon, Stopping::AtRank, ws))
+        .map(|h| interpolative_decomposition(*h, epsilon, Stopping::AtRank, ws))
         .collect();
     let network = pruned_network(net, &decompositions);
     let flops =

@@ -69,19 +69,15 @@ impl QrWorkspace {
     }
 }
 
-/// The ID of `a` (rows = samples, columns = neurons) with tolerance `epsilon`, stopping the QR
-/// at the rank. See [`interpolative_decomposition_with`].
-pub fn interpolative_decomposition(a: MatRef<'_, f32>, epsilon: f32) -> InterpolativeDecomposition {
-    interpolative_decomposition_with(a, epsilon, Stopping::AtRank, &mut QrWorkspace::new())
-}
-
-/// The ID of `a` from a column-pivoted QR, A P = Q R.
+/// The ID of `a` (rows = samples, columns = neurons) with tolerance `epsilon`, from a
+/// column-pivoted QR, A P = Q R, in the caller's workspace (scoring reuses one per thread, so
+/// it does not allocate per element).
 ///
 /// The rank k is the number of leading diagonal entries with |R_jj| ≥ epsilon·|R_00|, never
 /// less than 1. Degenerate inputs: an all-zero matrix (also one with no rows) gives k = 1, the
 /// first column, and T = [1 0 … 0] (A = A[:, 0]·T holds exactly); a matrix with no columns
 /// gives k = 0 and an empty T.
-pub fn interpolative_decomposition_with(
+pub fn interpolative_decomposition(
     a: MatRef<'_, f32>,
     epsilon: f32,
     stopping: Stopping,

@@ -25,7 +25,7 @@ use std::path::Path;
 
 pub use error::MeshError;
 pub use hanging::{Constraint, HangingConstraints};
-pub use write_mfem::{format_g8, write_atomically};
+pub use write_mfem::format_g8;
 pub use write_vtk::ParaViewWriter;
 
 use geometry::Inverse;
@@ -91,12 +91,11 @@ impl Mesh {
     /// Reads an `MFEM mesh v1.0` or `MFEM INLINE mesh v1.0` file of quads or hexes.
     pub fn read(path: &Path) -> Result<Mesh, MeshError> {
         let name = path.display().to_string();
-        let bytes = crate::input_file::read_capped(path, MAX_MESH_BYTES).map_err(|source| {
-            MeshError::Io {
+        let bytes =
+            crate::io::read_capped(path, MAX_MESH_BYTES).map_err(|source| MeshError::Io {
                 file: name.clone(),
                 source,
-            }
-        })?;
+            })?;
         let text = String::from_utf8(bytes).map_err(|_| MeshError::Io {
             file: name.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),

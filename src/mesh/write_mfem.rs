@@ -1,44 +1,16 @@
 //! MFEM output: the mesh (`MFEM mesh v1.1` with `vertex_parents` when vertices hang, so MFEM
 //! loads it as nonconforming; plain v1.0 otherwise) and order-1 grid functions. Every file is
-//! written to a temporary name and renamed, so an interrupted run never leaves a torn file.
+//! written atomically (`crate::io::write_atomically`), so an interrupted run never leaves a
+//! torn file.
 
 use std::fmt::Write as _;
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
+
+use crate::io::write_atomically;
 
 use super::Mesh;
 use super::reference::{num_corners, sides};
-
-/// Writes `path` through a temporary file in the same folder and a rename; errors name `path`.
-pub fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> io::Result<()> {
-    let with_path = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-    let name = path.file_name().ok_or_else(|| {
-        with_path(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut w = BufWriter::new(File::create(&tmp)?);
-        fill(&mut w)?;
-        w.flush()?;
-        drop(w);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(with_path)
-}
 
 /// `x` as C's `%.8g` (C++ stream default formatting at precision 8): `0.33333333`, `1e-09`,
 /// `-6.6666667e-06`, `12345678`, `1.2345679e+08`.

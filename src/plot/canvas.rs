@@ -1,9 +1,7 @@
 //! The pixel buffer every picture is drawn into, the embedded font, text sizes and number
 //! labels, and writing the finished buffer as a PNG under a temporary name then renaming it.
 
-use std::fs;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::prelude::*;
@@ -47,49 +45,38 @@ impl Canvas {
         BitMapBackend::with_buffer(&mut self.buf, self.size)
     }
 
-    /// Writes the picture to `path` via a temporary file in the same directory, so a reader
-    /// never sees a half-written PNG.
+    /// Writes the picture to `path` atomically (crate::io), so a reader never sees a
+    /// half-written PNG.
     pub fn save_png(&self, path: &Path) -> Result<(), PlotError> {
-        let tmp = temporary_name(path);
-        let result = self.write_png(&tmp).and_then(|()| {
-            fs::rename(&tmp, path).map_err(|source| PlotError::Io {
+        let mut encoding = None;
+        crate::io::write_atomically(path, |w| {
+            let mut encoder = png::Encoder::new(w, self.size.0, self.size.1);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            let result = encoder.write_header().and_then(|mut writer| {
+                writer.write_image_data(&self.buf)?;
+                writer.finish()
+            });
+            result.map_err(|e| match e {
+                png::EncodingError::IoError(io) => io,
+                other => {
+                    let text = other.to_string();
+                    encoding = Some(other);
+                    std::io::Error::other(text)
+                }
+            })
+        })
+        .map_err(|source| match encoding.take() {
+            Some(e) => PlotError::Encode {
+                path: path.to_path_buf(),
+                source: e,
+            },
+            None => PlotError::Io {
                 path: path.to_path_buf(),
                 source,
-            })
-        });
-        if result.is_err() {
-            // Best effort: the error being returned is the one that matters.
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+            },
+        })
     }
-
-    fn write_png(&self, tmp: &Path) -> Result<(), PlotError> {
-        let io_err = |source| PlotError::Io {
-            path: tmp.to_path_buf(),
-            source,
-        };
-        let enc_err = |source| PlotError::Encode {
-            path: tmp.to_path_buf(),
-            source,
-        };
-        let file = fs::File::create(tmp).map_err(io_err)?;
-        let mut encoder = png::Encoder::new(BufWriter::new(file), self.size.0, self.size.1);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(enc_err)?;
-        writer.write_image_data(&self.buf).map_err(enc_err)?;
-        writer.finish().map_err(enc_err)
-    }
-}
-
-fn temporary_name(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
 }
 
 /// Turns a plotters error into ours, naming what was being drawn.

@@ -2,14 +2,13 @@
 //! the last refinement created, or BasicAMR (SPEC §2.2) on every element.
 
 use faer::Mat;
-use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::error::mean_relative_error;
-use crate::id_pruning::{decide, prune_and_score};
-use crate::inr_setup::Inr;
-use crate::mesh::Mesh;
+use crate::id_pruning::{QrWorkspace, decide, prune_and_score};
+use crate::mesh::{Mesh, MeshError};
+use crate::metrics::mean_relative_error;
+use crate::network::Inr;
 use crate::random::{Purpose, Stream};
 
 /// The outcome of one scoring pass.
@@ -21,6 +20,18 @@ pub struct Scoring {
     pub marked: usize,
     /// Floating-point operations the scores needed (forward passes, QR), for the benchmark.
     pub flops: f64,
+}
+
+impl Scoring {
+    /// Every one of `n` elements marked, none scored: a uniform refinement.
+    pub fn all(n: usize) -> Scoring {
+        Scoring {
+            marks: vec![true; n],
+            scored: 0,
+            marked: n,
+            flops: 0.0,
+        }
+    }
 }
 
 /// `n` points uniform in the INR box [lo, hi] (first `dim` coordinates), as f32 rows.
@@ -37,16 +48,22 @@ fn sample_box(dim: usize, lo: &[f64; 4], hi: &[f64; 4], n: usize, stream: &mut S
 /// PruningAMR: restrict the network to each element created by the last refinement (level =
 /// iteration), prune it by ID, and mark the element if the pruned network is inaccurate or
 /// kept too many neurons. Other elements were judged before and did not change.
-pub fn score_pruning(mesh: &Mesh, inr: &Inr, cfg: &Config, it: usize, pb: &ProgressBar) -> Scoring {
+pub fn score_pruning(
+    mesh: &Mesh,
+    inr: &Inr,
+    cfg: &Config,
+    it: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Scoring {
     let n = mesh.num_elements();
     let candidates: Vec<usize> = (0..n)
         .filter(|&e| mesh.element_level(e) as usize == it)
         .collect();
-    pb.set_length(candidates.len() as u64);
     let dim = inr.inr_dim();
     let results: Vec<(usize, bool, f64)> = candidates
         .par_iter()
-        .map(|&e| {
+        // One QR workspace per worker thread, so scoring does not allocate per element.
+        .map_init(QrWorkspace::new, |ws, &e| {
             let (lo, hi) = mesh.element_bbox(e);
             let (ilo, ihi) = inr.inr_box(&lo, &hi);
             let id = mesh.element_tree_id(e);
@@ -60,8 +77,9 @@ pub fn score_pruning(mesh: &Mesh, inr: &Inr, cfg: &Config, it: usize, pb: &Progr
                 inr.features(&x_err).as_ref(),
                 cfg.epsilon as f32,
                 inr.output_scale(),
+                ws,
             );
-            pb.inc(1);
+            progress(1);
             let mark = decide(&score, cfg.threshold, cfg.prop_threshold);
             (e, mark, score.flops)
         })
@@ -77,10 +95,9 @@ pub fn score_basic(
     inr: &Inr,
     cfg: &Config,
     it: usize,
-    pb: &ProgressBar,
-) -> Scoring {
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Scoring, MeshError> {
     let n = mesh.num_elements();
-    pb.set_length(n as u64);
     let c = inr.output_dim();
     let dim = mesh.dim();
     let flops_per_point = inr.network().flops_per_point();
@@ -107,13 +124,13 @@ pub fn score_basic(
             let mut approx = vec![0.0; pts.len() * c];
             // Points of the element's box lie in the element for axis-aligned meshes; through
             // location they are right for skewed ones too.
-            let _ = mesh.interpolate(values, c, &pts, &mut approx);
+            mesh.interpolate(values, c, &pts, &mut approx)?;
             let err = mean_relative_error(&exact, &approx);
-            pb.inc(1);
-            (e, err >= cfg.threshold, flops_per_point * pts.len() as f64)
+            progress(1);
+            Ok((e, err >= cfg.threshold, flops_per_point * pts.len() as f64))
         })
-        .collect();
-    collect(n, results)
+        .collect::<Result<_, MeshError>>()?;
+    Ok(collect(n, results))
 }
 
 fn collect(n: usize, results: Vec<(usize, bool, f64)>) -> Scoring {

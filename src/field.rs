@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-use crate::inr_setup::Inr;
-use crate::mesh::Mesh;
+use crate::error::Error;
+use crate::mesh::{Mesh, MeshError};
+use crate::network::Inr;
 
 /// Vertices evaluated per network call: large enough for efficient GEMMs.
 const VERTEX_BATCH: usize = 2048;
@@ -24,7 +24,7 @@ pub struct MeshField {
 }
 
 impl MeshField {
-    pub fn new(mesh: Mesh, inr: &Inr) -> Result<MeshField> {
+    pub fn new(mesh: Mesh, inr: &Inr) -> Result<MeshField, MeshError> {
         let mut f = MeshField {
             mesh,
             raw: Vec::new(),
@@ -46,14 +46,14 @@ impl MeshField {
     }
 
     /// Refines the marked elements (one mark per current element).
-    pub fn refine(&mut self, marks: &[bool]) -> Result<()> {
+    pub fn refine(&mut self, marks: &[bool]) -> Result<(), MeshError> {
         self.mesh.refine(marks)?;
         Ok(())
     }
 
     /// Evaluates the network on the vertices that have no value yet, in parallel batches,
     /// then constrains the hanging ones. Returns how many vertices were evaluated.
-    pub fn update(&mut self, inr: &Inr) -> Result<usize> {
+    pub fn update(&mut self, inr: &Inr) -> Result<usize, MeshError> {
         let c = self.ncomp;
         let done = self.raw.len() / c;
         let new = &self.mesh.vertices()[done..];
@@ -67,15 +67,15 @@ impl MeshField {
     }
 
     /// Writes `it_<it>.mesh` and `it_<it>.gf` into `dir`.
-    pub fn save(&self, dir: &Path, it: usize) -> Result<()> {
+    pub fn save(&self, dir: &Path, it: usize) -> Result<(), Error> {
         let mesh_path = dir.join(format!("it_{it}.mesh"));
         self.mesh
             .write_mfem(&mesh_path)
-            .with_context(|| format!("{}", mesh_path.display()))?;
+            .map_err(Error::write(&mesh_path))?;
         let gf_path = dir.join(format!("it_{it}.gf"));
         self.mesh
             .write_gf(&self.values, self.ncomp, &gf_path)
-            .with_context(|| format!("{}", gf_path.display()))?;
+            .map_err(Error::write(&gf_path))?;
         Ok(())
     }
 }

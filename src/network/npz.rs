@@ -19,15 +19,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use faer::Mat;
 
-use super::checkpoint::{
-    CheckpointError, NetworkFile, member_names, open_zip, read_file, read_member,
-};
+use super::archive::{member_names, open_zip, read_file, read_member};
+use super::error::CheckpointError;
+use super::file::NetworkFile;
+use super::model::{Activation, Layer, Network};
 use super::npy::{NpyArray, NpyData, parse_npy, write_npy_f32, write_npy_text};
-use crate::id_pruning::{Activation, Layer, Network};
 
 /// Reads a network saved in the project's npz format.
 pub fn load_npz(path: &Path) -> Result<NetworkFile, CheckpointError> {
@@ -196,7 +196,7 @@ pub fn read_npz(bytes: &[u8], path: &Path) -> Result<NetworkFile, CheckpointErro
         fourier_gauss,
         output_scale,
     };
-    file.validate().map_err(bad)?;
+    file.validate().map_err(|e| bad(e.to_string()))?;
     Ok(file)
 }
 
@@ -296,7 +296,7 @@ pub fn activation_spec(a: Activation) -> String {
 
 /// The npz bytes of a network (float32, stored without compression).
 pub fn npz_bytes(net: &NetworkFile) -> Result<Vec<u8>, String> {
-    net.validate()?;
+    net.validate().map_err(|e| e.to_string())?;
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
     for (i, l) in net.network.layers().iter().enumerate() {
         let (rows, cols) = (l.weight.nrows(), l.weight.ncols());
@@ -356,30 +356,12 @@ pub fn npz_bytes(net: &NetworkFile) -> Result<Vec<u8>, String> {
 /// interrupted write never leaves a torn file.
 pub fn save_npz(path: &Path, net: &NetworkFile) -> Result<(), CheckpointError> {
     let bytes = npz_bytes(net).map_err(|w| CheckpointError::content(path, w))?;
-    let write_err = |source| CheckpointError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = temp_name(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(write_err(e));
-    }
-    Ok(())
-}
-
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "network.npz".into());
-    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
+    crate::io::write_atomically(path, |w| w.write_all(&bytes)).map_err(|source| {
+        CheckpointError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -22,12 +22,11 @@ use std::rc::Rc;
 
 use faer::Mat;
 
-use super::checkpoint::{
-    Archive, CheckpointError, NetworkFile, member_names, open_zip, read_file, read_member,
-};
-use super::npy::half_to_f32;
+use super::archive::{Archive, member_names, open_zip, read_file, read_member};
+use super::error::CheckpointError;
+use super::file::NetworkFile;
+use super::model::{Activation, Layer, Network};
 use super::pickle::{Dict, Pickle, StorageDtype, TensorRef, Value, unpickle};
-use crate::id_pruning::{Activation, Layer, Network};
 
 /// Where the activations of a loaded network come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,8 +122,8 @@ pub fn read_torch_checkpoint(
         path: path.to_path_buf(),
         source,
     })?;
-    let spec =
-        network_spec(&pickle, pickle.root(), 0).map_err(|w| CheckpointError::content(path, w))?;
+    let spec = network_spec(&pickle, pickle.root(), 0)
+        .map_err(|w| CheckpointError::content(path, w.to_string()))?;
     let mut storages = Storages {
         archive,
         prefix,
@@ -247,7 +246,7 @@ fn assemble(
         ..NetworkFile::plain(network)
     };
     file.validate()
-        .map_err(|w| CheckpointError::content(path, w))?;
+        .map_err(|w| CheckpointError::content(path, w.to_string()))?;
     Ok(TorchCheckpoint {
         file,
         layout: spec.layout,
@@ -376,7 +375,7 @@ fn decode(dtype: StorageDtype, raw: &[u8], big_endian: bool) -> f32 {
     match dtype {
         StorageDtype::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
         StorageDtype::F64 => f64::from_le_bytes(b) as f32,
-        StorageDtype::F16 => half_to_f32(u16::from_le_bytes([b[0], b[1]])),
+        StorageDtype::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
         StorageDtype::BF16 => f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
         _ => f32::NAN,
     }
@@ -776,12 +775,24 @@ mod tests {
 
     #[test]
     fn half_precision_widens_exactly() {
-        assert_eq!(half_to_f32(0x3c00), 1.0);
-        assert_eq!(half_to_f32(0xc000), -2.0);
-        assert_eq!(half_to_f32(0x0001), f32::powi(2.0, -24));
-        assert_eq!(half_to_f32(0x7bff), 65504.0);
-        assert!(half_to_f32(0x7c00).is_infinite());
-        assert!(half_to_f32(0x7e00).is_nan());
+        assert_eq!(
+            decode(StorageDtype::F16, &0x3c00u16.to_le_bytes(), false),
+            1.0
+        );
+        assert_eq!(
+            decode(StorageDtype::F16, &0xc000u16.to_le_bytes(), false),
+            -2.0
+        );
+        assert_eq!(
+            decode(StorageDtype::F16, &0x0001u16.to_le_bytes(), false),
+            f32::powi(2.0, -24)
+        );
+        assert_eq!(
+            decode(StorageDtype::F16, &0x7bffu16.to_le_bytes(), false),
+            65504.0
+        );
+        assert!(decode(StorageDtype::F16, &0x7c00u16.to_le_bytes(), false).is_infinite());
+        assert!(decode(StorageDtype::F16, &0x7e00u16.to_le_bytes(), false).is_nan());
         let bf = decode(StorageDtype::BF16, &[0x80, 0x3f], false);
         assert_eq!(bf, 1.0);
         assert_eq!(decode(StorageDtype::F64, &2.5f64.to_be_bytes(), true), 2.5);

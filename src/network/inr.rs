@@ -4,9 +4,17 @@
 
 use faer::Mat;
 
-use super::NetworkFile;
-use crate::config::Coordinates;
-use crate::id_pruning::{ForwardBuffers, Network};
+use super::file::{NetworkFile, TransformError};
+use super::model::{ForwardBuffers, Network};
+
+/// How the mesh point (x, y[, z]) becomes the INR's input coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Coordinates {
+    /// The INR takes the mesh coordinates as they are.
+    Identity,
+    /// A 4-D (t, z, y, x) INR on a 3-D mesh: the point (x, y, z) becomes (t, z, y, x).
+    TimeSlice { t: f64 },
+}
 
 /// Why a network cannot stand for a field on a given mesh.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -18,8 +26,8 @@ pub enum InrError {
         how: &'static str,
         given: usize,
     },
-    #[error("{0}")]
-    Transform(String),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
 }
 
 /// A network placed on a mesh: knows how mesh points become its inputs.
@@ -36,7 +44,7 @@ impl Inr {
         coordinates: Coordinates,
         mesh_dim: usize,
     ) -> Result<Inr, InrError> {
-        file.validate().map_err(InrError::Transform)?;
+        file.validate()?;
         let (given, how) = match coordinates {
             Coordinates::Identity => (mesh_dim, ""),
             Coordinates::TimeSlice { .. } => (mesh_dim + 1, " plus the time slice"),
@@ -98,7 +106,9 @@ impl Inr {
 
     /// Scaled outputs for a batch of INR coordinates (rows = points, `inr_dim` columns).
     pub fn eval_inr(&self, x: &Mat<f32>) -> Mat<f32> {
-        self.file.evaluate(x.as_ref())
+        self.file
+            .evaluate(x.as_ref(), &mut ForwardBuffers::default())
+            .to_owned()
     }
 
     /// Values at mesh points, point-major (`p * outputs + c`).
@@ -124,7 +134,7 @@ impl Inr {
                     x[(i, j)] = *v as f32;
                 }
             }
-            let y = self.file.evaluate_with(x.as_ref(), &mut buffers);
+            let y = self.file.evaluate(x.as_ref(), &mut buffers);
             for (i, row) in out.chunks_exact_mut(c).enumerate() {
                 for (j, v) in row.iter_mut().enumerate() {
                     *v = y[(i, j)] as f64;
@@ -143,7 +153,7 @@ pub const EVAL_ROWS: usize = 256;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id_pruning::{Activation, Layer};
+    use crate::network::model::{Activation, Layer};
 
     fn linear(n_in: usize) -> Network {
         Network::new(vec![Layer {

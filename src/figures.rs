@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, python_float};
+use crate::config::Config;
+use crate::experiment::name::{Method, RunSettings, parse_folder, python_float};
+use crate::experiment::records::IterationRecord;
+use crate::field::MeshField;
 use crate::mesh::Mesh;
-use crate::mesh_handler::MeshField;
 use crate::plot::{
     Curve, FieldPicture, PlotError, render_convergence_png, render_field_png, render_slices_png,
 };
-use crate::run::IterationRecord;
 
 /// Pixels of a 2-D mesh's picture (square domains fill it beside the colour bar).
 pub const FIELD_SIZE: (u32, u32) = (1000, 800);
@@ -324,50 +325,6 @@ impl ConvergenceRuns {
     }
 }
 
-/// One run's settings as its folder name spells them (what differs between sibling runs).
-#[derive(Clone, Debug, PartialEq)]
-struct RunSettings {
-    method: &'static str,
-    /// (name, value as in the folder name), in the folder name's order.
-    values: Vec<(&'static str, String)>,
-}
-
-/// The settings a folder name of SPEC §5 encodes, or None for another folder.
-fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
-    let name = dir.file_name()?.to_str()?;
-    let original = format!("{key}_original");
-    if name == original || name.starts_with(&format!("{original}_tslice_")) {
-        let values = match name.strip_prefix(&format!("{original}_tslice_")) {
-            Some(t) => vec![("tslice", t.to_string())],
-            None => Vec::new(),
-        };
-        return Some(RunSettings {
-            method: "uniform",
-            values,
-        });
-    }
-    let rest = name.strip_prefix("thrs_")?;
-    let mut tokens = std::iter::once("thrs").chain(rest.split('_'));
-    let mut values = Vec::new();
-    while let Some(t) = tokens.next() {
-        let setting = match t {
-            "thrs" => "threshold",
-            "prop" if tokens.next() == Some("thrs") => "prop",
-            "eps" => "eps",
-            "nsamp" => "nsamp",
-            "errsamp" => "errsamp",
-            "tslice" => "tslice",
-            _ => return None,
-        };
-        values.push((setting, tokens.next()?.to_string()));
-    }
-    let basic = dir.parent().and_then(|p| p.file_name()) == Some("avg_error".as_ref());
-    Some(RunSettings {
-        method: if basic { "BasicAMR" } else { "PruningAMR" },
-        values,
-    })
-}
-
 /// A run of the same key: its folder, settings and (DOFs, RMSE) per iteration.
 struct Run {
     dir: PathBuf,
@@ -380,7 +337,7 @@ struct Run {
 impl Run {
     /// Uniform runs first (the baseline every adaptive run is compared with), then by folder.
     fn order_key(&self) -> (bool, &Path) {
-        (self.settings.method != "uniform", &self.dir)
+        (self.settings.method != Method::Uniform, &self.dir)
     }
 }
 
@@ -480,9 +437,9 @@ pub fn convergence_curves(
         dir: dir.to_path_buf(),
         settings: parse_folder(dir, &cfg.key).unwrap_or(RunSettings {
             method: if cfg.original {
-                "uniform"
+                Method::Uniform
             } else {
-                "PruningAMR"
+                Method::Pruning
             },
             values: Vec::new(),
         }),
@@ -513,7 +470,10 @@ pub fn convergence_curves(
 /// Labels naming the method and the settings that differ between the adaptive runs; a lone
 /// adaptive run shows its threshold and prop threshold.
 fn labels(runs: &[&RunSettings]) -> Vec<String> {
-    let adaptive: Vec<&&RunSettings> = runs.iter().filter(|r| r.method != "uniform").collect();
+    let adaptive: Vec<&&RunSettings> = runs
+        .iter()
+        .filter(|r| r.method != Method::Uniform)
+        .collect();
     let value = |r: &RunSettings, name: &str| {
         r.values
             .iter()
@@ -535,7 +495,7 @@ fn labels(runs: &[&RunSettings]) -> Vec<String> {
     let methods_differ = adaptive.iter().any(|r| r.method != adaptive[0].method);
     runs.iter()
         .map(|r| {
-            if r.method == "uniform" {
+            if r.method == Method::Uniform {
                 return "uniform".to_string();
             }
             let parts: Vec<String> = varying
@@ -543,8 +503,8 @@ fn labels(runs: &[&RunSettings]) -> Vec<String> {
                 .filter_map(|n| value(r, n).map(|v| format!("{n} {v}")))
                 .collect();
             match (methods_differ || parts.is_empty(), parts.is_empty()) {
-                (true, false) => format!("{}: {}", r.method, parts.join(", ")),
-                (true, true) => r.method.to_string(),
+                (true, false) => format!("{}: {}", r.method.label(), parts.join(", ")),
+                (true, true) => r.method.label().to_string(),
                 (false, _) => parts.join(", "),
             }
         })
@@ -562,7 +522,7 @@ mod tests {
     #[test]
     fn folder_names_give_settings() {
         let s = settings("thrs_0.0001_prop_thrs_0.15_eps_1e-05_nsamp_256_errsamp_128");
-        assert_eq!(s.method, "PruningAMR");
+        assert_eq!(s.method, Method::Pruning);
         assert_eq!(
             s.values,
             vec![
@@ -578,11 +538,11 @@ mod tests {
             "hos",
         )
         .expect("parses");
-        assert_eq!(b.method, "BasicAMR");
+        assert_eq!(b.method, Method::Basic);
         let u = parse_folder(Path::new("o/CT_demo_original_tslice_0.5"), "CT_demo").unwrap();
         assert_eq!(
             (u.method, u.values.clone()),
-            ("uniform", vec![("tslice", "0.5".into())])
+            (Method::Uniform, vec![("tslice", "0.5".into())])
         );
         assert!(parse_folder(Path::new("o/hos/ParaView"), "hos").is_none());
         assert!(parse_folder(Path::new("o/hol_original"), "hos").is_none());

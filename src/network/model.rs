@@ -149,16 +149,9 @@ impl Layer {
         self.weight.nrows()
     }
 
-    /// a(x Wᵀ + b) for a batch x (rows = points), single-threaded: parallelism is
-    /// across elements or point batches, never inside one GEMM.
-    pub fn apply(&self, x: MatRef<'_, f32>) -> Mat<f32> {
-        let mut y = Mat::<f32>::zeros(x.nrows(), self.out_dim());
-        self.apply_into(x, y.as_mut());
-        y
-    }
-
-    /// As [`Layer::apply`], into `y` (x.nrows() × out_dim), overwriting it.
-    pub fn apply_into(&self, x: MatRef<'_, f32>, mut y: MatMut<'_, f32>) {
+    /// y ← a(x Wᵀ + b) for a batch x (rows = points), single-threaded: parallelism is
+    /// across elements or point batches, never inside one GEMM. `y` is x.nrows() × out_dim.
+    pub fn apply(&self, x: MatRef<'_, f32>, mut y: MatMut<'_, f32>) {
         matmul(
             y.as_mut(),
             Accum::Replace,
@@ -168,10 +161,23 @@ impl Layer {
             Par::Seq,
         );
         for (j, &b) in self.bias.iter().enumerate() {
-            if let Some(col) = y.as_mut().col_mut(j).try_as_col_major_mut() {
-                self.activation.apply_biased(b, col.as_slice_mut());
+            let col = y.as_mut().col_mut(j);
+            if let Some(c) = col.try_as_col_major_mut() {
+                self.activation.apply_biased(b, c.as_slice_mut());
+            } else {
+                // A strided column (a view into a wider matrix): same values, entry by entry.
+                for i in 0..y.nrows() {
+                    y[(i, j)] = self.activation.apply(y[(i, j)] + b);
+                }
             }
         }
+    }
+
+    /// a(x Wᵀ + b) into a new matrix.
+    fn applied(&self, x: MatRef<'_, f32>) -> Mat<f32> {
+        let mut y = Mat::<f32>::zeros(x.nrows(), self.out_dim());
+        self.apply(x, y.as_mut());
+        y
     }
 }
 
@@ -258,17 +264,9 @@ impl Network {
             .collect()
     }
 
-    /// Outputs for a batch of inputs (rows = points).
-    pub fn forward(&self, x: MatRef<'_, f32>) -> Mat<f32> {
-        let mut h = self.layers[0].apply(x);
-        for l in &self.layers[1..] {
-            h = l.apply(h.as_ref());
-        }
-        h
-    }
-
-    /// As [`Network::forward`], into buffers kept between calls; returns the outputs.
-    pub fn forward_with<'w>(
+    /// Outputs for a batch of inputs (rows = points), computed in buffers kept between calls
+    /// (fresh allocations per batch cost as much as the GEMMs on small networks).
+    pub fn forward<'w>(
         &self,
         x: MatRef<'_, f32>,
         buffers: &'w mut ForwardBuffers,
@@ -285,7 +283,7 @@ impl Network {
                 Some(h) => h.as_ref(),
                 None => x,
             };
-            layer.apply_into(input, y.as_mut());
+            layer.apply(input, y.as_mut());
         }
         let last = buffers.layers.len() - 1;
         buffers.layers[last].as_mut()
@@ -295,9 +293,9 @@ impl Network {
     /// the ID needs all of them and recomputing per layer would cost a pass per layer.
     pub fn forward_keep_hidden(&self, x: MatRef<'_, f32>) -> (Vec<Mat<f32>>, Mat<f32>) {
         let mut hidden = Vec::with_capacity(self.layers.len() - 1);
-        let mut h = self.layers[0].apply(x);
+        let mut h = self.layers[0].applied(x);
         for l in &self.layers[1..] {
-            let next = l.apply(h.as_ref());
+            let next = l.applied(h.as_ref());
             hidden.push(h);
             h = next;
         }

@@ -1,0 +1,238 @@
+//! The experiment folder's name (SPEC §5), encoded from the settings and decoded back in this
+//! one place: batch scripts written for the original find the same folders, and `--plot`
+//! reads a sweep's settings from its sibling folders' names.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+
+/// How a run refines, as its folder tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Method {
+    /// `--original`: uniform refinement.
+    Uniform,
+    /// PruningAMR (the default).
+    Pruning,
+    /// BasicAMR (`--avg_error`).
+    Basic,
+}
+
+impl Method {
+    /// The name shown in pictures.
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Uniform => "uniform",
+            Method::Pruning => "PruningAMR",
+            Method::Basic => "BasicAMR",
+        }
+    }
+}
+
+/// The folder of a run: `<output>/<key>_original[_tslice_T]` for `--original`, else
+/// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`.
+pub fn folder(cfg: &Config) -> PathBuf {
+    let tslice = if cfg.is_ct() {
+        format!("_tslice_{}", python_float(cfg.time_slice))
+    } else {
+        String::new()
+    };
+    if cfg.original {
+        return cfg.output.join(format!("{}_original{}", cfg.key, tslice));
+    }
+    let mut dir = cfg.output.join(&cfg.key);
+    if cfg.avg_error {
+        dir = dir.join("avg_error");
+    }
+    dir.join(format!(
+        "thrs_{}_prop_thrs_{}_eps_{}_nsamp_{}_errsamp_{}{}",
+        python_float(cfg.threshold),
+        python_float(cfg.prop_threshold),
+        python_float(cfg.epsilon),
+        cfg.id_samples,
+        cfg.error_samples,
+        tslice
+    ))
+}
+
+/// One run's settings as its folder name spells them (what differs between sibling runs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSettings {
+    pub method: Method,
+    /// (name, value as in the folder name), in the folder name's order.
+    pub values: Vec<(&'static str, String)>,
+}
+
+/// The settings a folder name of SPEC §5 encodes, or None for another folder.
+pub fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
+    let name = dir.file_name()?.to_str()?;
+    let original = format!("{key}_original");
+    if name == original || name.starts_with(&format!("{original}_tslice_")) {
+        let values = match name.strip_prefix(&format!("{original}_tslice_")) {
+            Some(t) => vec![("tslice", t.to_string())],
+            None => Vec::new(),
+        };
+        return Some(RunSettings {
+            method: Method::Uniform,
+            values,
+        });
+    }
+    let rest = name.strip_prefix("thrs_")?;
+    let mut tokens = std::iter::once("thrs").chain(rest.split('_'));
+    let mut values = Vec::new();
+    while let Some(t) = tokens.next() {
+        let setting = match t {
+            "thrs" => "threshold",
+            "prop" if tokens.next() == Some("thrs") => "prop",
+            "eps" => "eps",
+            "nsamp" => "nsamp",
+            "errsamp" => "errsamp",
+            "tslice" => "tslice",
+            _ => return None,
+        };
+        values.push((setting, tokens.next()?.to_string()));
+    }
+    let basic = dir.parent().and_then(|p| p.file_name()) == Some("avg_error".as_ref());
+    Some(RunSettings {
+        method: if basic {
+            Method::Basic
+        } else {
+            Method::Pruning
+        },
+        values,
+    })
+}
+
+impl RunSettings {
+    /// The value of a setting (`threshold`, `prop`, `eps`, `nsamp`, `errsamp`, `tslice`).
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Formats a float as Python's `str(float)` does: the shortest digits that round-trip, fixed
+/// notation for decimal exponents in [-4, 16), else `d.ddde±XX`; integers keep a `.0`.
+pub fn python_float(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    // `{:e}` gives the shortest round-trip digits as d.ddd e X.
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let sign = if x < 0.0 { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let n = digits.len() as i32;
+        let body = if exp < 0 {
+            format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
+        } else if exp + 1 >= n {
+            format!("{}{}.0", digits, "0".repeat((exp + 1 - n) as usize))
+        } else {
+            let (a, b) = digits.split_at((exp + 1) as usize);
+            format!("{a}.{b}")
+        };
+        format!("{sign}{body}")
+    } else {
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn floats_format_like_python_str() {
+        let cases = [
+            (0.001, "0.001"),
+            (1e-4, "0.0001"),
+            (1e-5, "1e-05"),
+            (0.2, "0.2"),
+            (1.0, "1.0"),
+            (1e-10, "1e-10"),
+            (0.25, "0.25"),
+            (0.15, "0.15"),
+            (0.05, "0.05"),
+            (2.5e-5, "2.5e-05"),
+            (123.456, "123.456"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (-0.5, "-0.5"),
+            (0.0, "0.0"),
+            (12.0, "12.0"),
+            (1.5e-7, "1.5e-07"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(python_float(x), want, "for {x:e}");
+        }
+    }
+
+    #[test]
+    fn folder_names_decode_to_the_settings_they_encode() {
+        let cases: &[&[&str]] = &[
+            &[],
+            &[
+                "--threshold",
+                "1e-5",
+                "--prop_threshold",
+                "0.15",
+                "--epsilon",
+                "0.0001",
+            ],
+            &["--avg_error", "--threshold", "0.05", "--ID_samples", "64"],
+            &[
+                "--INR_key",
+                "CT_demo",
+                "--time_slice",
+                "0.25",
+                "--error_samples",
+                "32",
+            ],
+            &["--original"],
+            &["--original", "--INR_key", "CT_demo", "--time_slice", "0.5"],
+        ];
+        for args in cases {
+            let cli = Cli::parse_from(std::iter::once("pruningamr").chain(args.iter().copied()));
+            let cfg = cli.validate().unwrap();
+            let dir = folder(&cfg);
+            let s = parse_folder(&dir, &cfg.key)
+                .unwrap_or_else(|| panic!("{} does not decode", dir.display()));
+            let method = match (cfg.original, cfg.avg_error) {
+                (true, _) => Method::Uniform,
+                (false, true) => Method::Basic,
+                (false, false) => Method::Pruning,
+            };
+            assert_eq!(s.method, method, "{}", dir.display());
+            let tslice = cfg.is_ct().then(|| python_float(cfg.time_slice));
+            assert_eq!(s.value("tslice"), tslice.as_deref(), "{}", dir.display());
+            if !cfg.original {
+                assert_eq!(
+                    s.value("threshold"),
+                    Some(python_float(cfg.threshold).as_str())
+                );
+                assert_eq!(
+                    s.value("prop"),
+                    Some(python_float(cfg.prop_threshold).as_str())
+                );
+                assert_eq!(s.value("eps"), Some(python_float(cfg.epsilon).as_str()));
+                assert_eq!(s.value("nsamp"), Some(cfg.id_samples.to_string().as_str()));
+                assert_eq!(
+                    s.value("errsamp"),
+                    Some(cfg.error_samples.to_string().as_str())
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `parameters.json`: the original's keys with correct values, then what a user sweeping
+//! thresholds wants (every setting, the seed, the stop reason, per-iteration records). One
+//! struct, serialized in field order, so the file's layout is visible here.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::records::{FinalScoring, IterationRecord, RunSummary, StopReason};
+use crate::config::Config;
+
+/// The settings the original writes only for adaptive runs.
+#[derive(Serialize)]
+struct AdaptiveSettings {
+    num_samples: usize,
+    error_check_samples: usize,
+    error_threshold: f64,
+    epsilon_for_pruning: f64,
+    prop_threshold: f64,
+    num_uniform_ref: usize,
+}
+
+/// The mesh's and the INR's boxes, as `[lo, hi]` (the original writes `null`).
+#[derive(Serialize)]
+pub struct Domain {
+    pub mesh: [Vec<f64>; 2],
+    pub inr: [Vec<f64>; 2],
+}
+
+/// Facts about the run that are not settings: where its inputs came from and its final mesh.
+pub struct RunFacts<'a> {
+    pub domain: Domain,
+    pub dofs: usize,
+    pub true_dofs: usize,
+    pub network_source: &'a str,
+    pub mesh_source: &'a str,
+    pub notes: &'a [String],
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct Parameters<'a> {
+    INR_key: &'a str,
+    original: bool,
+    avg_error: bool,
+    #[serde(flatten)]
+    adaptive: Option<AdaptiveSettings>,
+    max_dofs: usize,
+    max_it: usize,
+    domain: &'a Domain,
+    DOFs: usize,
+    true_DOFs: usize,
+    init_num_vertices: usize,
+    /// {"0": [rmse, dofs], …} in iteration order.
+    err_dof_dict: serde_json::Map<String, Value>,
+    time_slice: f64,
+    seed: u64,
+    threads: usize,
+    checkpoint: &'a str,
+    mesh: &'a str,
+    loader_notes: &'a [String],
+    paraview: bool,
+    plot: bool,
+    stop_reason: StopReason,
+    final_scoring: &'a Option<FinalScoring>,
+    iterations: &'a [IterationRecord],
+}
+
+/// Writes `<experiment folder>/parameters.json` atomically.
+pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::io::Result<()> {
+    let mut err_dof_dict = serde_json::Map::new();
+    for r in &summary.iterations {
+        err_dof_dict.insert(r.it.to_string(), serde_json::json!([r.rmse, r.dofs]));
+    }
+    let p = Parameters {
+        INR_key: &cfg.key,
+        original: cfg.original,
+        avg_error: cfg.avg_error,
+        adaptive: (!cfg.original).then_some(AdaptiveSettings {
+            num_samples: cfg.id_samples,
+            error_check_samples: cfg.error_samples,
+            error_threshold: cfg.threshold,
+            epsilon_for_pruning: cfg.epsilon,
+            prop_threshold: cfg.prop_threshold,
+            num_uniform_ref: cfg.num_uniform_ref,
+        }),
+        max_dofs: cfg.max_dofs,
+        max_it: cfg.max_it,
+        domain: &facts.domain,
+        DOFs: facts.dofs,
+        true_DOFs: facts.true_dofs,
+        init_num_vertices: summary.init_num_vertices,
+        err_dof_dict,
+        time_slice: cfg.time_slice,
+        seed: cfg.seed,
+        threads: cfg.threads,
+        checkpoint: facts.network_source,
+        mesh: facts.mesh_source,
+        loader_notes: facts.notes,
+        paraview: cfg.paraview,
+        plot: cfg.plot,
+        stop_reason: summary.stop_reason,
+        final_scoring: &summary.final_scoring,
+        iterations: &summary.iterations,
+    };
+    let text = serde_json::to_string_pretty(&p).map_err(std::io::Error::other)?;
+    let path = summary.experiment_dir.join(FILE);
+    crate::io::write_atomically(&path, |w| w.write_all(text.as_bytes()))
+}
+
+/// The file's name in the experiment folder.
+pub const FILE: &str = "parameters.json";
+
+/// Path of the parameters file of the run in `dir`.
+pub fn path(dir: &Path) -> std::path::PathBuf {
+    dir.join(FILE)
+}

@@ -1,0 +1,93 @@
+//! What a run records: per iteration (its kind, counts, RMSE, seconds per phase), and for the
+//! whole run (its folder, why it stopped). parameters.json and the pictures are made from these.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// How an iteration chose the elements it refined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationKind {
+    /// Every element (`--original`, and the first `num_uniform_ref` iterations).
+    Uniform,
+    /// The elements the criterion marked.
+    Adaptive,
+}
+
+impl IterationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            IterationKind::Uniform => "uniform",
+            IterationKind::Adaptive => "adaptive",
+        }
+    }
+}
+
+/// Why the iterations ended.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    MaxIt,
+    ReachedMaxDofs,
+    Converged,
+}
+
+impl StopReason {
+    /// What the console says.
+    pub fn text(self) -> &'static str {
+        match self {
+            StopReason::MaxIt => "max_it iterations done",
+            StopReason::ReachedMaxDofs => "reached max_dofs",
+            StopReason::Converged => "converged (no element marked)",
+        }
+    }
+}
+
+/// Seconds spent in each phase of one iteration.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PhaseSeconds {
+    pub scoring: f64,
+    pub refinement: f64,
+    pub vertex_evaluation: f64,
+    pub writing: f64,
+    pub rmse: f64,
+}
+
+/// What one iteration did, as recorded in parameters.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct IterationRecord {
+    pub it: usize,
+    pub kind: IterationKind,
+    pub scored: usize,
+    pub marked: usize,
+    pub elements: usize,
+    pub dofs: usize,
+    pub true_dofs: usize,
+    pub hanging: usize,
+    pub rmse: f64,
+    pub rmse_per_component: Vec<f64>,
+    pub scoring_gflop: f64,
+    pub seconds: PhaseSeconds,
+}
+
+/// The whole run's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub experiment_dir: PathBuf,
+    pub iterations: Vec<IterationRecord>,
+    pub stop_reason: StopReason,
+    pub init_num_vertices: usize,
+    /// The last scoring pass when it marked nothing: it ends the run without an iteration
+    /// record, but its time belongs to the run.
+    pub final_scoring: Option<FinalScoring>,
+}
+
+/// A scoring pass that marked no element.
+#[derive(Clone, Debug, Serialize)]
+pub struct FinalScoring {
+    pub it: usize,
+    pub scored: usize,
+    pub scoring_gflop: f64,
+    pub seconds: f64,
+}
