@@ -30,6 +30,8 @@ pub mod network;
 pub mod plot;
 #[doc(hidden)]
 pub mod random;
+#[doc(hidden)]
+pub mod ranks;
 pub mod run;
 
 pub use error::Error;
