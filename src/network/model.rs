@@ -217,9 +217,35 @@ impl Layer {
 /// One buffer per layer for repeated forward passes over batches of equal size: fresh
 /// allocations per batch cost page faults and zeroing that measured as much as the GEMMs on
 /// the 32-wide networks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ForwardBuffers {
     layers: Vec<Mat<f32>>,
+    /// The network's input and the transforms' scratch (standardized points, Fourier phases)
+    /// when a `NetworkFile` transforms the points, kept for the same reason.
+    pub(crate) input: Mat<f32>,
+    pub(crate) points: Mat<f32>,
+    pub(crate) phases: Mat<f32>,
+}
+
+impl Default for ForwardBuffers {
+    fn default() -> ForwardBuffers {
+        ForwardBuffers {
+            layers: Vec::new(),
+            input: Mat::new(),
+            points: Mat::new(),
+            phases: Mat::new(),
+        }
+    }
+}
+
+impl ForwardBuffers {
+    /// The last forward pass's outputs.
+    pub(crate) fn output(&mut self) -> MatMut<'_, f32> {
+        self.layers
+            .last_mut()
+            .expect("a forward pass ran in these buffers")
+            .as_mut()
+    }
 }
 
 /// Why a list of layers is not a network.
