@@ -75,7 +75,13 @@ const LN2_LO: f32 = -1.9046542e-9; // ln 2 - LN_2 (f32)
 /// [-120, 89] (beyond, the result under/overflows anyway; NaN propagates).
 #[inline(always)]
 fn exp_parts<S: Simd>(s: S, a: S::F, lo: S::F) -> (S::F, S::I, S::F) {
-    let a = clamp(s, a, -120.0, 89.0);
+    exp_parts_in_range(s, clamp(s, a, -120.0, 89.0), lo)
+}
+
+/// [`exp_parts`] for a caller that guarantees -120 <= a <= 89 (or NaN): tanh, the hottest
+/// kernel, saves the clamp.
+#[inline(always)]
+fn exp_parts_in_range<S: Simd>(s: S, a: S::F, lo: S::F) -> (S::F, S::I, S::F) {
     let t = s.fma(a, s.splat(LOG2_E), s.splat(MAGIC));
     let nf = s.sub(t, s.splat(MAGIC));
     let n = s.i_sub(s.f_to_bits(t), s.splat_i(MAGIC.to_bits() as i32));
@@ -132,9 +138,12 @@ pub(crate) fn leaky_relu<S: Simd>(s: S, x: S::F, slope: f32) -> S::F {
 
 #[inline(always)]
 pub(crate) fn tanh<S: Simd>(s: S, x: S::F) -> S::F {
-    // tanh(9.5) rounds to 1 in f32, so clamping keeps expm1 finite.
+    // tanh(9.5) rounds to 1 in f32, so clamping keeps expm1 finite; 2|x| is then in
+    // [0, 19], within expm1's range without its clamps.
     let ax = s.min(s.splat(9.5), s.abs(x));
-    let em = expm1(s, s.add(ax, ax));
+    let (_, n, em) = exp_parts_in_range(s, s.add(ax, ax), s.splat(NEG0));
+    let two = pow2i(s, n);
+    let em = s.fma(two, em, s.sub(two, s.splat(1.0)));
     let y = s.div(em, s.add(em, s.splat(2.0)));
     s.xor(y, s.and(x, s.splat(NEG0)))
 }
