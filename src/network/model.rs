@@ -239,6 +239,11 @@ impl Default for ForwardBuffers {
 }
 
 impl ForwardBuffers {
+    /// Every layer's activations of the last forward pass (hidden layers, then outputs).
+    pub(crate) fn layers(&self) -> &[Mat<f32>] {
+        &self.layers
+    }
+
     /// The last forward pass's outputs.
     pub(crate) fn output(&mut self) -> MatMut<'_, f32> {
         self.layers
