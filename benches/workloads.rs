@@ -145,18 +145,6 @@ fn cpu_seconds() -> f64 {
 /// Points per forward-pass measurement.
 const RATE_POINTS: usize = 1 << 17;
 
-/// Best wall seconds of `n` calls of `f`, for passes of a millisecond or two (shorter than
-/// the on-CPU clock's resolution; the best of many is rarely preempted).
-fn best_wall(n: usize, mut f: impl FnMut()) -> f64 {
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
 /// Best on-CPU seconds of `repeats` calls of `f`.
 fn best_of(repeats: usize, mut f: impl FnMut()) -> f64 {
     (0..repeats.max(3))
@@ -201,21 +189,23 @@ fn with_relu(file: &NetworkFile) -> NetworkFile {
 
 /// G entries/s of the activation pass (fused bias add) over 64 KiB of pre-activations in
 /// [-4, 4], in columns of EVAL_ROWS entries as a forward pass calls it (cache-resident, as
-/// there), on this thread.
+/// there), on this thread, in on-CPU time.
 fn activation_rate(a: Activation, repeats: usize) -> f64 {
     let n = 1 << 14;
     let input: Vec<f32> = (0..n)
         .map(|i: usize| ((i.wrapping_mul(2_654_435_761) >> 8) % 65536) as f32 / 8192.0 - 4.0)
         .collect();
     let mut v = input.clone();
-    let reps = 64;
-    let s = best_wall(10 * repeats.max(3), || {
-        for _ in 0..reps {
-            // Restoring the inputs keeps them in [-4, 4]; the copy is a small part of any
-            // but the ReLU pass, and timed for all alike.
-            v.copy_from_slice(&input);
+    // 16 M entries per timed call: long against the on-CPU clock's resolution.
+    let reps = 1024;
+    let s = best_of(repeats, || {
+        v.copy_from_slice(&input);
+        for r in 0..reps {
+            // In place, the bias alternating in sign so the values stay near [-4, 4]
+            // without restoring them (a copy per pass measured slower than the ReLU pass).
+            let bias = if r % 2 == 0 { 0.1 } else { -0.1 };
             for col in v.chunks_mut(pruningamr::network::EVAL_ROWS) {
-                a.apply_biased(0.1, std::hint::black_box(col));
+                a.apply_biased(bias, std::hint::black_box(col));
             }
         }
     });
@@ -300,15 +290,15 @@ fn network_rates(key: &str, repeats: usize) {
 }
 
 /// G inputs/s of the Fourier features' sincos pass (two outputs per input) on a
-/// cache-resident column of EVAL_ROWS phases in [-128, 128], on this thread.
+/// cache-resident column of EVAL_ROWS phases in [-128, 128], on this thread, in on-CPU time.
 fn sincos_rate(repeats: usize) -> f64 {
     let n = pruningamr::network::EVAL_ROWS;
     let input: Vec<f32> = (0..n)
         .map(|i: usize| ((i.wrapping_mul(2_654_435_761) >> 8) % 65536) as f32 / 256.0 - 128.0)
         .collect();
     let (mut c, mut s) = (vec![0.0; n], vec![0.0; n]);
-    let reps = 4096;
-    let t = best_wall(10 * repeats.max(3), || {
+    let reps = 1 << 16;
+    let t = best_of(repeats, || {
         for _ in 0..reps {
             kernels::sincos(std::hint::black_box(&input), &mut c, &mut s);
         }
