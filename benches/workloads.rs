@@ -1,25 +1,35 @@
-//! `cargo bench --bench workloads`: the three workloads the Python original was timed on, each
-//! run several times in its own process (so its peak RSS is its own). Prints the whole-process
-//! wall time (best and median, the original's figures are whole runs), seconds per phase and
-//! scoring GFLOP/s of the best run, and peak RSS. Uses the reference networks when
-//! `PRUNINGAMR_REFERENCE` is set (the original's timings are for those), else the built-in ones.
-//! `cargo bench --bench workloads -- hol` runs only the workloads whose name contains `hol`;
-//! `BENCH_REPEATS=n` sets the repetitions (default 5).
+//! `cargo bench --bench workloads`: the workloads the Python original was timed on and the
+//! built-in tanh PINN and Fourier-feature CT networks, each run several times in its own
+//! process (so its peak RSS is its own). Prints the whole-process wall time (best and median,
+//! the original's figures are whole runs), seconds per phase and scoring GFLOP/s of the best
+//! run, and peak RSS. Uses the reference networks for hos/hol when `PRUNINGAMR_REFERENCE` is
+//! set (the original's timings are for those), else the built-in ones.
+//!
+//! Before the workloads, each network's forward pass alone (one thread, on-CPU time, so the
+//! other processes on the machine do not inflate it) next to the same weights with ReLU (and
+//! for CT_demo also without Fourier features), and the activation pass alone in G entries/s:
+//! speed claims are ratios measured in one run, on the CPU and SIMD level of the header.
+//!
+//! `cargo bench --bench workloads -- hol` runs only the workloads (and networks) whose name
+//! contains `hol` (`-- networks`: the forward passes only); `BENCH_REPEATS=n` sets the
+//! repetitions (default 5; 1 for a quick run).
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
+use faer::Mat;
 use pruningamr::config::Cli;
+use pruningamr::network::{Activation, ForwardBuffers, NetworkFile, builtin_network, kernels};
 use serde::{Deserialize, Serialize};
 
 struct Workload {
     name: &'static str,
     key: &'static str,
     extra: &'static str,
-    /// The Python original's wall seconds on this machine class.
-    python: f64,
+    /// The Python original's wall seconds on this machine class, where it was timed.
+    python: Option<f64>,
 }
 
 const WORKLOADS: &[Workload] = &[
@@ -27,19 +37,43 @@ const WORKLOADS: &[Workload] = &[
         name: "hos defaults",
         key: "hos",
         extra: "",
-        python: 13.2,
+        python: Some(13.2),
     },
     Workload {
         name: "hol --max_it 6 --max_dofs 20000",
         key: "hol",
         extra: "--max_it 6 --max_dofs 20000",
-        python: 44.6,
+        python: Some(44.6),
     },
     Workload {
         name: "hos --original --max_it 6",
         key: "hos",
         extra: "--original --max_it 6",
-        python: 114.0,
+        python: Some(114.0),
+    },
+    Workload {
+        name: "NS_PINN defaults",
+        key: "NS_PINN",
+        extra: "",
+        python: None,
+    },
+    Workload {
+        name: "NS_PINN --prop_threshold 0.25 --max_it 5 --max_dofs 100000",
+        key: "NS_PINN",
+        extra: "--prop_threshold 0.25 --max_it 5 --max_dofs 100000",
+        python: None,
+    },
+    Workload {
+        name: "CT_demo defaults",
+        key: "CT_demo",
+        extra: "",
+        python: None,
+    },
+    Workload {
+        name: "CT_demo --prop_threshold 0.6 --max_it 6",
+        key: "CT_demo",
+        extra: "--prop_threshold 0.6 --max_it 6",
+        python: None,
     },
 ];
 
@@ -79,6 +113,197 @@ fn peak_rss_mib() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// On-CPU seconds of this thread (Linux `schedstat`): other processes on the machine do not
+/// count, so the ratios of one run stay meaningful on a loaded machine.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(f64::NAN, |ns| ns as f64 * 1e-9)
+}
+
+/// Points per forward-pass measurement.
+const RATE_POINTS: usize = 1 << 17;
+
+/// Best on-CPU seconds of `repeats` calls of `f`.
+fn best_of(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats.max(3))
+        .map(|_| {
+            let t = cpu_seconds();
+            f();
+            cpu_seconds() - t
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Seconds of a forward pass (transforms, network, output scale) over RATE_POINTS points in
+/// batches of EVAL_ROWS, as the RMSE and vertex evaluation run it, on this thread.
+fn forward_seconds(file: &NetworkFile, repeats: usize) -> f64 {
+    let rows = pruningamr::network::EVAL_ROWS;
+    let d = file.input_dim();
+    // Points spread over [-1, 1]^d (the CT box; NS_PINN's inputs are standardized anyway).
+    let x = Mat::<f32>::from_fn(RATE_POINTS, d, |i, j| {
+        ((i.wrapping_mul(2_654_435_761) >> (3 * j)) % 2048) as f32 / 1024.0 - 1.0
+    });
+    let mut buffers = ForwardBuffers::default();
+    best_of(repeats, || {
+        for start in (0..RATE_POINTS).step_by(rows) {
+            let y = file.evaluate(x.as_ref().subrows(start, rows), &mut buffers);
+            std::hint::black_box(y[(0, 0)]);
+        }
+    })
+}
+
+/// The same weights with every hidden activation replaced by ReLU.
+fn with_relu(file: &NetworkFile) -> NetworkFile {
+    let mut layers = file.network.layers().to_vec();
+    let last = layers.len() - 1;
+    for l in &mut layers[..last] {
+        l.activation = Activation::Relu;
+    }
+    NetworkFile {
+        network: pruningamr::network::Network::new(layers).expect("same shapes"),
+        ..file.clone()
+    }
+}
+
+/// G entries/s of the activation pass (fused bias add) over 64 KiB of pre-activations in
+/// [-4, 4], in columns of EVAL_ROWS entries as a forward pass calls it (cache-resident, as
+/// there), on this thread, in on-CPU time.
+fn activation_rate(a: Activation, repeats: usize) -> f64 {
+    let n = 1 << 14;
+    let input: Vec<f32> = (0..n)
+        .map(|i: usize| ((i.wrapping_mul(2_654_435_761) >> 8) % 65536) as f32 / 8192.0 - 4.0)
+        .collect();
+    let mut v = input.clone();
+    // 16 M entries per timed call: long against the on-CPU clock's resolution.
+    let reps = 1024;
+    let s = best_of(repeats, || {
+        v.copy_from_slice(&input);
+        for r in 0..reps {
+            // In place, the bias alternating in sign so the values stay near [-4, 4]
+            // without restoring them (a copy per pass measured slower than the ReLU pass).
+            let bias = if r % 2 == 0 { 0.1 } else { -0.1 };
+            for col in v.chunks_mut(pruningamr::network::EVAL_ROWS) {
+                a.apply_biased(bias, std::hint::black_box(col));
+            }
+        }
+    });
+    (reps * n) as f64 / s * 1e-9
+}
+
+/// The network of a built-in key: forward-pass rate as trained, with ReLU, and (Fourier
+/// feature networks) with ReLU and no features, plus its activations' throughput.
+fn network_rates(key: &str, repeats: usize) {
+    let (file, _) = builtin_network(key).expect("built-in network");
+    let net = &file.network;
+    let features_flops = file
+        .fourier_gauss
+        .as_ref()
+        .map_or(0.0, |g| 2.0 * (g.nrows() * g.ncols()) as f64);
+    let flops = net.flops_per_point() + features_flops;
+    let acts: Vec<&str> = net.layers().iter().map(|l| l.activation.name()).collect();
+    println!(
+        "== network {key}: hidden {:?}, activations {:?}{}; forward pass alone, {RATE_POINTS} \
+         points in batches of {}, one thread, best of {} (on-CPU time)",
+        net.hidden_widths(),
+        acts,
+        file.fourier_gauss
+            .as_ref()
+            .map_or(String::new(), |g| format!(
+                ", {} Fourier features",
+                2 * g.ncols()
+            )),
+        pruningamr::network::EVAL_ROWS,
+        repeats.max(3)
+    );
+    let relu = with_relu(&file);
+    let mut variants = vec![
+        ("as trained", file.clone(), flops),
+        ("ReLU", relu.clone(), flops),
+    ];
+    if file.fourier_gauss.is_some() {
+        let bare = NetworkFile {
+            fourier_gauss: None,
+            input_mean: None,
+            input_std: None,
+            ..relu
+        };
+        variants.push(("ReLU, no features", bare, net.flops_per_point()));
+    }
+    let rates: Vec<(&str, f64, f64)> = variants
+        .iter()
+        .map(|(name, f, fl)| {
+            let s = forward_seconds(f, repeats);
+            (
+                *name,
+                RATE_POINTS as f64 / s,
+                fl * RATE_POINTS as f64 / s * 1e-9,
+            )
+        })
+        .collect();
+    for (name, pts, gflops) in &rates {
+        println!(
+            "   {name:<18} {:7.2} M points/s  {gflops:6.1} GFLOP/s   rate / as trained {:.2}",
+            pts * 1e-6,
+            pts / rates[0].1
+        );
+    }
+    for (name, pts, _) in &rates[1..] {
+        println!(
+            "   as trained at {:.0} % of the rate of {name}",
+            100.0 * rates[0].1 / pts
+        );
+    }
+    let hidden = net.layers()[0].activation;
+    println!(
+        "   activation pass alone: {} {:.2} G entries/s, ReLU {:.2} G entries/s{}",
+        hidden.name(),
+        activation_rate(hidden, repeats),
+        activation_rate(Activation::Relu, repeats),
+        if file.fourier_gauss.is_some() {
+            format!(", sincos {:.2} G inputs/s", sincos_rate(repeats))
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// G inputs/s of the Fourier features' sincos pass (two outputs per input) on a
+/// cache-resident column of EVAL_ROWS phases in [-128, 128], on this thread, in on-CPU time.
+fn sincos_rate(repeats: usize) -> f64 {
+    let n = pruningamr::network::EVAL_ROWS;
+    let input: Vec<f32> = (0..n)
+        .map(|i: usize| ((i.wrapping_mul(2_654_435_761) >> 8) % 65536) as f32 / 256.0 - 128.0)
+        .collect();
+    let (mut c, mut s) = (vec![0.0; n], vec![0.0; n]);
+    let reps = 1 << 16;
+    let t = best_of(repeats, || {
+        for _ in 0..reps {
+            kernels::sincos(std::hint::black_box(&input), &mut c, &mut s);
+        }
+    });
+    (reps * n) as f64 / t * 1e-9
 }
 
 /// Child mode: parse the workload's command line as the binary would, run it, report as JSON.
@@ -184,6 +409,27 @@ fn main() {
         "built-in networks (set PRUNINGAMR_REFERENCE for the original's)"
     };
     println!("pruningamr workloads, {repeats} runs each, {source}");
+    println!(
+        "CPU: {} ({} CPUs), activation kernels: {} (supported: {}); machine load average at \
+         start: {}",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        kernels::detected_level().name(),
+        kernels::Level::supported()
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        load_average()
+    );
+    for key in ["NS_PINN", "CT_demo"] {
+        if filter
+            .as_ref()
+            .is_none_or(|f| key.contains(f.as_str()) || f == "networks")
+        {
+            network_rates(key, repeats);
+        }
+    }
     for (i, w) in WORKLOADS.iter().enumerate() {
         if filter
             .as_ref()
@@ -221,12 +467,17 @@ fn main() {
         let median = runs[runs.len() / 2].0;
         let (best, r) = &runs[0];
         println!("== {}  ({} threads)", w.name, r.threads);
+        let python = match w.python {
+            Some(py) => format!(
+                "Python original {py:.1} s   speed-up {:.0}x (best), {:.0}x (median)",
+                py / best,
+                py / median
+            ),
+            None => "Python original not timed".into(),
+        };
         println!(
-            "   process wall: best {best:.3} s, median {median:.3} s   Python original {:.1} s   \
-             speed-up {:.0}x (best), {:.0}x (median)   peak RSS {:.0} MiB",
-            w.python,
-            w.python / best,
-            w.python / median,
+            "   process wall: best {best:.3} s, median {median:.3} s   {python}   peak RSS {:.0} \
+             MiB",
             r.peak_rss_mib
         );
         println!(

@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use faer::Mat;
-use pruningamr::id_pruning::{QrWorkspace, Stopping, interpolative_decomposition, prune_and_score};
+use pruningamr::id_pruning::{
+    QrWorkspace, ScoreWorkspace, Stopping, interpolative_decomposition, prune_and_score,
+};
 use pruningamr::network::{Activation, Layer, Network};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -119,9 +121,17 @@ fn main() {
     );
 
     let mut ws = QrWorkspace::new();
+    let mut score_ws = ScoreWorkspace::new();
     let (mut flops, mut ks_sum, mut ks_max) = (0.0, 0usize, 0usize);
     let t_whole = time_loop(&elements, |e| {
-        let s = prune_and_score(&net, e.id.as_ref(), e.err.as_ref(), epsilon, 1.0, &mut ws);
+        let s = prune_and_score(
+            &net,
+            e.id.as_ref(),
+            e.err.as_ref(),
+            epsilon,
+            1.0,
+            &mut score_ws,
+        );
         flops += s.flops;
         ks_sum += s.ks.iter().sum::<usize>();
         ks_max = ks_max.max(s.ks.iter().copied().max().unwrap_or(0));

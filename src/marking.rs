@@ -5,7 +5,7 @@ use faer::Mat;
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::id_pruning::{QrWorkspace, decide, prune_and_score};
+use crate::id_pruning::{ScoreWorkspace, decide, prune_and_score};
 use crate::mesh::{Mesh, MeshError};
 use crate::metrics::mean_relative_error;
 use crate::network::Inr;
@@ -62,8 +62,8 @@ pub fn score_pruning(
     let dim = inr.inr_dim();
     let results: Vec<(usize, bool, f64)> = candidates
         .par_iter()
-        // One QR workspace per worker thread, so scoring does not allocate per element.
-        .map_init(QrWorkspace::new, |ws, &e| {
+        // One workspace per worker thread, so scoring does not allocate per element.
+        .map_init(ScoreWorkspace::new, |ws, &e| {
             let (lo, hi) = mesh.element_bbox(e);
             let (ilo, ihi) = inr.inr_box(&lo, &hi);
             let id = mesh.element_tree_id(e);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use faer::Mat;
 use pruningamr::id_pruning::{
-    ElementScore, InterpolativeDecomposition, QrWorkspace, Stopping, decide,
+    ElementScore, InterpolativeDecomposition, QrWorkspace, ScoreWorkspace, Stopping, decide,
     interpolative_decomposition, prune, prune_and_score,
 };
 use pruningamr::network::{Activation, Layer, Network};
@@ -285,7 +285,7 @@ fn tight_tolerance_reproduces_the_network() {
         pts.as_ref(),
         1e-7,
         1.0,
-        &mut QrWorkspace::new(),
+        &mut ScoreWorkspace::new(),
     );
     assert_eq!(score.widths, vec![16, 16]);
     assert!(score.error < 1e-6, "error {}", score.error);
@@ -366,7 +366,7 @@ fn element_test_matches_prune_json() {
             err_pts.as_ref(),
             eps,
             1.0,
-            &mut QrWorkspace::new(),
+            &mut ScoreWorkspace::new(),
         );
         let widths = usizes(&case["widths"]);
         assert_eq!(score.ks, usizes(&case["ks"]), "{what}: ks");

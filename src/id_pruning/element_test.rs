@@ -33,6 +33,34 @@ pub fn decide(score: &ElementScore, threshold: f64, prop_threshold: f64) -> bool
     score.error > threshold || score.prop > prop_threshold
 }
 
+/// What one worker thread reuses from element to element: the QR's buffers and the forward
+/// passes' (both point sets stacked, every layer of the network, the pruned network's), so
+/// scoring allocates and zeroes no matrices per element.
+#[derive(Debug)]
+pub struct ScoreWorkspace {
+    qr: QrWorkspace,
+    stacked: Mat<f32>,
+    layers: ForwardBuffers,
+    pruned: ForwardBuffers,
+}
+
+impl ScoreWorkspace {
+    pub fn new() -> ScoreWorkspace {
+        ScoreWorkspace {
+            qr: QrWorkspace::new(),
+            stacked: Mat::new(),
+            layers: ForwardBuffers::default(),
+            pruned: ForwardBuffers::default(),
+        }
+    }
+}
+
+impl Default for ScoreWorkspace {
+    fn default() -> ScoreWorkspace {
+        ScoreWorkspace::new()
+    }
+}
+
 /// The element test. `id_inputs` and `err_inputs` are network inputs (rows = points, already
 /// transformed: standardized or Fourier features). Both point sets go through the network in
 /// one pass (one GEMM per layer); the hidden activations of the ID rows are decomposed.
@@ -45,7 +73,7 @@ pub fn prune_and_score(
     err_inputs: MatRef<'_, f32>,
     epsilon: f32,
     output_scale: f32,
-    ws: &mut QrWorkspace,
+    ws: &mut ScoreWorkspace,
 ) -> ElementScore {
     let (n_id, n_err) = (id_inputs.nrows(), err_inputs.nrows());
     let dim = net.input_dim();
@@ -55,23 +83,32 @@ pub fn prune_and_score(
         id_inputs.ncols(),
         err_inputs.ncols()
     );
-    let stacked = Mat::from_fn(n_id + n_err, dim, |r, c| {
-        if r < n_id {
-            id_inputs[(r, c)]
-        } else {
-            err_inputs[(r - n_id, c)]
-        }
-    });
-    let (hidden, outputs) = net.forward_keep_hidden(stacked.as_ref());
+    let ScoreWorkspace {
+        qr,
+        stacked,
+        layers,
+        pruned: pruned_buffers,
+    } = ws;
+    if stacked.nrows() != n_id + n_err || stacked.ncols() != dim {
+        *stacked = Mat::zeros(n_id + n_err, dim);
+    }
+    stacked.as_mut().subrows_mut(0, n_id).copy_from(id_inputs);
+    stacked
+        .as_mut()
+        .subrows_mut(n_id, n_err)
+        .copy_from(err_inputs);
+    // The forward pass keeps every layer's activations in `layers`: the hidden ones, then
+    // the outputs.
+    net.forward(stacked.as_ref(), layers);
+    let (outputs, hidden) = layers.layers().split_last().expect("a network has layers");
     let id_rows: Vec<MatRef<'_, f32>> =
         hidden.iter().map(|h| h.as_ref().subrows(0, n_id)).collect();
-    let pruning = prune(net, &id_rows, epsilon, ws);
+    let pruning = prune(net, &id_rows, epsilon, qr);
     let mut flops = net.flops_per_point() * (n_id + n_err) as f64 + pruning.flops;
 
     let error = match &pruning.network {
         Ok(pruned) => {
-            let mut buffers = ForwardBuffers::default();
-            let approx = pruned.forward(err_inputs, &mut buffers);
+            let approx = pruned.forward(err_inputs, pruned_buffers);
             flops += pruned.flops_per_point() * n_err as f64;
             let exact = outputs.as_ref().subrows(n_id, n_err);
             let e = relative_error(

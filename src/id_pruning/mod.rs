@@ -6,6 +6,6 @@ pub mod element_test;
 pub mod pruned;
 pub mod qr;
 
-pub use element_test::{ElementScore, decide, prune_and_score};
+pub use element_test::{ElementScore, ScoreWorkspace, decide, prune_and_score};
 pub use pruned::{PruneError, Pruning, prune, pruned_network};
 pub use qr::{InterpolativeDecomposition, QrWorkspace, Stopping, interpolative_decomposition};

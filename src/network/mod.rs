@@ -3,12 +3,14 @@
 //! `inr` (mesh points to network inputs), `builtin` (the shipped networks and meshes), and the
 //! readers, one per format — `torch` (with its safe `pickle` reader), `npz` — behind `load`,
 //! which tells the format from the content. `archive` and `error` serve every reader.
+//! `kernels` evaluates the activations (and the Fourier features' sin/cos) on slices in SIMD.
 
 pub mod archive;
 pub mod builtin;
 pub mod error;
 pub mod file;
 pub mod inr;
+pub mod kernels;
 pub mod load;
 pub mod model;
 pub mod npy;

@@ -4,6 +4,8 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
+use super::kernels::{self, Kind};
+
 /// Element-wise activation after a layer's affine map.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
@@ -104,14 +106,36 @@ impl Activation {
         }
     }
 
-    /// values[i] ← a(values[i] + bias), matching on the activation once per slice rather than
-    /// once per entry, so the common ReLU and Identity loops vectorize.
+    /// The vectorized kernel computing this activation, or `None` for the piecewise-linear
+    /// ones, whose plain loops below already vectorize and must stay bit-identical to
+    /// [`Activation::apply`] (ReLU networks' results do not change).
+    fn kernel(self) -> Option<Kind> {
+        match self {
+            Activation::Relu | Activation::LeakyRelu { .. } | Activation::Identity => None,
+            Activation::Tanh => Some(Kind::Tanh),
+            Activation::Silu => Some(Kind::Silu),
+            Activation::Sigmoid => Some(Kind::Sigmoid),
+            Activation::Gelu { tanh_approx: false } => Some(Kind::GeluErf),
+            Activation::Gelu { tanh_approx: true } => Some(Kind::GeluTanh),
+            Activation::Softplus { beta, threshold } => Some(Kind::Softplus { beta, threshold }),
+            Activation::Elu { alpha } => Some(Kind::Elu { alpha }),
+        }
+    }
+
+    /// values[i] ← a(values[i] + bias). The smooth activations run the SIMD kernels (within
+    /// a few ulp of [`Activation::apply`], which calls libm per entry and is kept as the
+    /// reference); ReLU, leaky ReLU and Identity match on the activation once per slice so
+    /// their loops vectorize, with exactly `apply`'s values.
     pub fn apply_biased(self, bias: f32, values: &mut [f32]) {
         #[inline(always)]
         fn each(values: &mut [f32], bias: f32, f: impl Fn(f32) -> f32) {
             for v in values {
                 *v = f(*v + bias);
             }
+        }
+        if let Some(kind) = self.kernel() {
+            kernels::apply_biased(kind, bias, values);
+            return;
         }
         match self {
             Activation::Relu => each(values, bias, |x| x.max(0.0)),
@@ -126,9 +150,8 @@ impl Activation {
             return;
         }
         for j in 0..m.ncols() {
-            for v in m.col_as_slice_mut(j) {
-                *v = self.apply(*v);
-            }
+            // x + (−0) == x for every x (−0 included): no bias, same kernels.
+            self.apply_biased(-0.0, m.col_as_slice_mut(j));
         }
     }
 }
@@ -165,9 +188,19 @@ impl Layer {
             if let Some(c) = col.try_as_col_major_mut() {
                 self.activation.apply_biased(b, c.as_slice_mut());
             } else {
-                // A strided column (a view into a wider matrix): same values, entry by entry.
-                for i in 0..y.nrows() {
-                    y[(i, j)] = self.activation.apply(y[(i, j)] + b);
+                // A strided column (a view into a wider matrix): through a contiguous chunk,
+                // so the values are those of the contiguous path (the kernels' results do not
+                // depend on an entry's position).
+                let mut chunk = [0.0f32; 64];
+                for start in (0..y.nrows()).step_by(chunk.len()) {
+                    let n = chunk.len().min(y.nrows() - start);
+                    for (k, c) in chunk[..n].iter_mut().enumerate() {
+                        *c = y[(start + k, j)];
+                    }
+                    self.activation.apply_biased(b, &mut chunk[..n]);
+                    for (k, c) in chunk[..n].iter().enumerate() {
+                        y[(start + k, j)] = *c;
+                    }
                 }
             }
         }
@@ -184,9 +217,40 @@ impl Layer {
 /// One buffer per layer for repeated forward passes over batches of equal size: fresh
 /// allocations per batch cost page faults and zeroing that measured as much as the GEMMs on
 /// the 32-wide networks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ForwardBuffers {
     layers: Vec<Mat<f32>>,
+    /// The network's input and the transforms' scratch (standardized points, Fourier phases)
+    /// when a `NetworkFile` transforms the points, kept for the same reason.
+    pub(crate) input: Mat<f32>,
+    pub(crate) points: Mat<f32>,
+    pub(crate) phases: Mat<f32>,
+}
+
+impl Default for ForwardBuffers {
+    fn default() -> ForwardBuffers {
+        ForwardBuffers {
+            layers: Vec::new(),
+            input: Mat::new(),
+            points: Mat::new(),
+            phases: Mat::new(),
+        }
+    }
+}
+
+impl ForwardBuffers {
+    /// Every layer's activations of the last forward pass (hidden layers, then outputs).
+    pub(crate) fn layers(&self) -> &[Mat<f32>] {
+        &self.layers
+    }
+
+    /// The last forward pass's outputs.
+    pub(crate) fn output(&mut self) -> MatMut<'_, f32> {
+        self.layers
+            .last_mut()
+            .expect("a forward pass ran in these buffers")
+            .as_mut()
+    }
 }
 
 /// Why a list of layers is not a network.
@@ -367,5 +431,86 @@ mod tests {
             -0.02
         );
         assert!(Activation::from_name("Dropout").is_none());
+    }
+
+    /// Every activation's slice path against the scalar reference: ReLU, leaky ReLU and
+    /// Identity bit for bit, the kernels within their accuracy bound (4 ulp; the bounds per
+    /// function are asserted by tests/activation_accuracy.rs).
+    #[test]
+    fn slice_path_matches_scalar_reference() {
+        fn ulps(a: f32, b: f32) -> u32 {
+            let key = |x: f32| {
+                let b = x.to_bits() as i32;
+                if b < 0 { i32::MIN - b } else { b }
+            };
+            key(a).abs_diff(key(b))
+        }
+        let xs: Vec<f32> = (0..4001).map(|i| (i as f32 - 2000.0) * 0.0113).collect();
+        let bias = 0.37f32;
+        let all = [
+            Activation::Relu,
+            Activation::LeakyRelu {
+                negative_slope: 0.01,
+            },
+            Activation::Identity,
+            Activation::Tanh,
+            Activation::Silu,
+            Activation::Sigmoid,
+            Activation::Gelu { tanh_approx: false },
+            Activation::Gelu { tanh_approx: true },
+            Activation::Softplus {
+                beta: 2.0,
+                threshold: 20.0,
+            },
+            Activation::Elu { alpha: 0.5 },
+        ];
+        for a in all {
+            let mut v = xs.clone();
+            a.apply_biased(bias, &mut v);
+            let exact = a.kernel().is_none();
+            for (x, y) in xs.iter().zip(&v) {
+                let want = a.apply(x + bias);
+                let d = ulps(*y, want);
+                if exact {
+                    assert_eq!(y.to_bits(), want.to_bits(), "{a:?} at {x}");
+                } else {
+                    // The scalar formulas themselves lose relative accuracy where they cancel
+                    // (1 + erf(x) in GELU's tail): there, an absolute error of a few f32
+                    // epsilons of |x| is what the reference can vouch for.
+                    let cancels = (y - want).abs() <= 4.0 * f32::EPSILON * (x + bias).abs();
+                    assert!(
+                        d <= 4 || cancels,
+                        "{a:?}({}) = {y}, scalar {want}: {d} ulp",
+                        x + bias
+                    );
+                }
+            }
+        }
+    }
+
+    /// A layer writing into a strided view (columns of a wider matrix) gives the values of
+    /// the contiguous path.
+    #[test]
+    fn strided_output_equals_contiguous() {
+        let l = Layer {
+            weight: Mat::from_fn(3, 2, |i, j| (i as f32 + 1.0) * 0.3 - j as f32 * 0.7),
+            bias: vec![0.1, -0.2, 0.3],
+            activation: Activation::Silu,
+        };
+        let x = Mat::from_fn(131, 2, |i, j| (i as f32 * 0.05 - 3.0) * (j as f32 + 1.0));
+        let mut dense = Mat::<f32>::zeros(131, 3);
+        l.apply(x.as_ref(), dense.as_mut());
+        // The transpose of a 3 × 131 matrix: each output column has row stride 3.
+        let mut t = Mat::<f32>::zeros(3, 131);
+        l.apply(x.as_ref(), t.as_mut().transpose_mut());
+        // Columns of a wider matrix: contiguous columns, the slice path.
+        let mut wide = Mat::<f32>::zeros(131, 6);
+        l.apply(x.as_ref(), wide.as_mut().subcols_mut(2, 3));
+        for i in 0..131 {
+            for j in 0..3 {
+                assert_eq!(t[(j, i)].to_bits(), dense[(i, j)].to_bits());
+                assert_eq!(wide[(i, j + 2)].to_bits(), dense[(i, j)].to_bits());
+            }
+        }
     }
 }
