@@ -242,19 +242,11 @@ impl Config {
     pub fn is_ct(&self) -> bool {
         is_ct_key(&self.key)
     }
-
-    /// The experiment folder of SPEC §5, named exactly as the original names it so that batch
-    /// scripts written for it find the same folders.
-    /// The experiment folder of this run (SPEC §5; encoded and decoded in `experiment::name`).
-    pub fn experiment_dir(&self) -> PathBuf {
-        crate::experiment::name::folder(self)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     fn cli(args: &[&str]) -> Cli {
         let mut full = vec!["pruningamr"];
@@ -274,64 +266,6 @@ mod tests {
         assert_eq!((c.time_slice, c.seed), (1.0, 3));
         assert_eq!(c.key, "hos");
         assert!(!c.original && !c.avg_error && !c.paraview && !c.plot);
-    }
-
-    #[test]
-    fn folder_names_match_the_original() {
-        let c = cli(&["--output", "out"]).validate().unwrap();
-        assert_eq!(
-            c.experiment_dir(),
-            Path::new("out/hos/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128")
-        );
-        let c = cli(&[
-            "--output",
-            "out",
-            "--epsilon",
-            "1e-5",
-            "--avg_error",
-            "--INR_key",
-            "hol",
-        ])
-        .validate()
-        .unwrap();
-        assert_eq!(
-            c.experiment_dir(),
-            Path::new("out/hol/avg_error/thrs_0.001_prop_thrs_0.2_eps_1e-05_nsamp_256_errsamp_128")
-        );
-        let c = cli(&[
-            "--output",
-            "out",
-            "--original",
-            "--INR_key",
-            "CT_demo",
-            "--time_slice",
-            "0.5",
-        ])
-        .validate()
-        .unwrap();
-        assert_eq!(
-            c.experiment_dir(),
-            Path::new("out/CT_demo_original_tslice_0.5")
-        );
-        let c = cli(&["--output", "o", "--INR_key", "CT_demo"])
-            .validate()
-            .unwrap();
-        assert_eq!(
-            c.experiment_dir(),
-            Path::new(
-                "o/CT_demo/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128_tslice_1.0"
-            )
-        );
-        let c = cli(&[
-            "--output",
-            "o",
-            "--original",
-            "--checkpoint",
-            "nets/my_net.ckpt",
-        ])
-        .validate()
-        .unwrap();
-        assert_eq!(c.experiment_dir(), Path::new("o/my_net_original"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::experiment::name::{Method, RunSettings, parse_folder, python_float};
 use crate::experiment::records::IterationRecord;
 use crate::field::MeshField;
-use crate::mesh::Mesh;
+use crate::mesh::{HEX_EDGES_ALONG, Mesh};
 use crate::plot::{
     Curve, FieldPicture, PlotError, render_convergence_png, render_field_png, render_slices_png,
 };
@@ -201,14 +201,6 @@ pub struct Slice {
     pub in_plane: [usize; 2],
 }
 
-/// Hex edges grouped by the reference direction they run along, each group in cyclic order
-/// around that direction (so the four cut points of a group form a quad's outline).
-const EDGES_ALONG: [[[usize; 2]; 4]; 3] = [
-    [[0, 1], [3, 2], [7, 6], [4, 5]],
-    [[0, 3], [1, 2], [5, 6], [4, 7]],
-    [[0, 4], [1, 5], [2, 6], [3, 7]],
-];
-
 impl Slice {
     /// The plane through the middle of the mesh's bounding box, across `axis`.
     pub fn mid_plane(mesh: &Mesh, axis: usize) -> Slice {
@@ -283,7 +275,7 @@ impl Slice {
             }
             Some(rise)
         };
-        let best = EDGES_ALONG
+        let best = HEX_EDGES_ALONG
             .iter()
             .filter_map(|edges| crossing(edges).map(|rise| (rise, edges)))
             .max_by(|x, y| x.0.total_cmp(&y.0));
@@ -378,11 +370,7 @@ fn candidate_dirs(cfg: &Config, dir: &Path) -> Vec<PathBuf> {
 /// history.
 fn read_run(dir: &Path, key: &str, tslice: Option<&str>) -> Option<Run> {
     let settings = parse_folder(dir, key)?;
-    let slice = settings
-        .values
-        .iter()
-        .find(|(n, _)| *n == "tslice")
-        .map(|(_, v)| v.as_str());
+    let slice = settings.value("tslice");
     if slice != tslice {
         return None;
     }
@@ -488,12 +476,7 @@ fn labels(runs: &[&RunSettings]) -> Vec<String> {
         .iter()
         .filter(|r| r.method != Method::Uniform)
         .collect();
-    let value = |r: &RunSettings, name: &str| {
-        r.values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |r: &RunSettings, name: &str| r.value(name).map(str::to_string);
     let names = ["threshold", "prop", "eps", "nsamp", "errsamp"];
     let mut varying: Vec<&str> = names
         .iter()

@@ -81,7 +81,7 @@ impl RmsePoints {
         progress: &(dyn Fn(u64) + Sync),
     ) -> RmsePoints {
         let c = inr.output_dim();
-        let samplers: Vec<ElementSampler> = (0..mesh.num_root_elements())
+        let samplers: Vec<ElementSampler> = (0..mesh.num_start_elements())
             .map(|r| mesh.root_sampler(r))
             .collect();
         // Cumulative volumes in element order: the same sums on every thread count.

@@ -274,7 +274,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         cfg.num_uniform_ref.min(cfg.max_it)
     };
     check_uniform_memory(cfg, &inputs.mesh, n_uniform, inputs.inr.output_dim())?;
-    let dir = cfg.experiment_dir();
+    let dir = crate::experiment::name::folder(cfg);
     prepare_dir(&dir)?;
     let lock = FolderLock::acquire(&dir)?;
     let removed = remove_earlier_results(&dir)?;

@@ -14,10 +14,9 @@ fn count(v: &Value, key: &str) -> usize {
 }
 
 #[test]
+#[ignore = "needs PRUNINGAMR_REFERENCE"]
 fn every_refine_case_matches_mfem_counts() {
-    let Some(root) = common::reference_dir() else {
-        return;
-    };
+    let root = common::reference_dir();
     let text = std::fs::read_to_string(root.join("mfem/refine_cases.json")).unwrap();
     let cases: Value = serde_json::from_str(&text).unwrap();
     let cases = cases.as_array().unwrap();

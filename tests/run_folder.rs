@@ -56,7 +56,7 @@ fn a_rerun_with_fewer_iterations_leaves_exactly_its_own_files() {
         &out,
         &["--original", "--max_it", "4", "--paraview", "--plot"],
     );
-    let dir = first.experiment_dir();
+    let dir = pruningamr::experiment::name::folder(&first);
     run(&first, &Silent).unwrap();
     // A file of the user's in the folder is not the tool's to remove.
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();

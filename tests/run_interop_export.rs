@@ -22,7 +22,7 @@ fn export(name: &str, args: &[&str]) {
     let mut full = vec!["pruningamr", "--quiet", "--paraview", "--output", &out_s];
     full.extend_from_slice(args);
     let cfg = Cli::try_parse_from(full).unwrap().validate().unwrap();
-    let exp_dir = cfg.experiment_dir();
+    let exp_dir = pruningamr::experiment::name::folder(&cfg);
     let mut iterations = Vec::new();
     let mut meta = None;
     let summary = run(

@@ -217,9 +217,17 @@ fn a_sweep_draws_every_run_of_the_key() {
     );
     // The uniform run sees the adaptive ones too; another key's runs never join.
     let other_key = config(&out.0, &["--INR_key", "hol", "--original", "--max_it", "1"]);
-    let runs = convergence_curves(&other_key, &other_key.experiment_dir(), &[]);
+    let runs = convergence_curves(
+        &other_key,
+        &pruningamr::experiment::name::folder(&other_key),
+        &[],
+    );
     assert_eq!(runs.curves.len(), 1);
-    let runs = convergence_curves(&uniform, &uniform.experiment_dir(), &[]);
+    let runs = convergence_curves(
+        &uniform,
+        &pruningamr::experiment::name::folder(&uniform),
+        &[],
+    );
     assert_eq!(runs.curves.len(), 3);
     assert_eq!(runs.curves[0].label, "uniform (this run)");
 }

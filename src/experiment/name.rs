@@ -153,6 +153,65 @@ mod tests {
     use crate::config::Cli;
     use clap::Parser;
 
+    fn cli_of(args: &[&str]) -> Cli {
+        Cli::parse_from(std::iter::once("pruningamr").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn folder_names_match_the_original() {
+        let c = cli_of(&["--output", "out"]).validate().unwrap();
+        assert_eq!(
+            folder(&c),
+            Path::new("out/hos/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128")
+        );
+        let c = cli_of(&[
+            "--output",
+            "out",
+            "--epsilon",
+            "1e-5",
+            "--avg_error",
+            "--INR_key",
+            "hol",
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(
+            folder(&c),
+            Path::new("out/hol/avg_error/thrs_0.001_prop_thrs_0.2_eps_1e-05_nsamp_256_errsamp_128")
+        );
+        let c = cli_of(&[
+            "--output",
+            "out",
+            "--original",
+            "--INR_key",
+            "CT_demo",
+            "--time_slice",
+            "0.5",
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(folder(&c), Path::new("out/CT_demo_original_tslice_0.5"));
+        let c = cli_of(&["--output", "o", "--INR_key", "CT_demo"])
+            .validate()
+            .unwrap();
+        assert_eq!(
+            folder(&c),
+            Path::new(
+                "o/CT_demo/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128_tslice_1.0"
+            )
+        );
+        let c = cli_of(&[
+            "--output",
+            "o",
+            "--original",
+            "--checkpoint",
+            "nets/my_net.ckpt",
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(folder(&c), Path::new("o/my_net_original"));
+    }
+
     #[test]
     fn floats_format_like_python_str() {
         let cases = [

@@ -26,6 +26,7 @@ use std::path::Path;
 
 pub use error::MeshError;
 pub use hanging::{Constraint, HangingConstraints};
+pub use reference::HEX_EDGES_ALONG;
 pub use sample::ElementSampler;
 pub use write_mfem::format_g8;
 pub use write_vtk::ParaViewWriter;
@@ -179,11 +180,6 @@ impl Mesh {
     /// Number of leaf elements.
     pub fn num_elements(&self) -> usize {
         self.leaves.len()
-    }
-
-    /// Number of start elements.
-    pub fn num_root_elements(&self) -> usize {
-        self.num_roots
     }
 
     /// All vertices, hanging ones included: the DOFs of an order-1 H1 space (MFEM `GetNDofs`).

@@ -32,6 +32,14 @@ pub(crate) const HEX_EDGES: [[usize; 2]; 12] = [
     [3, 7],
 ];
 
+/// The four hex edges along each reference axis (ξ, η, ζ), in cyclic order around it, so
+/// that where they cross a plane across that axis is the outline of the element's cut.
+pub const HEX_EDGES_ALONG: [[[usize; 2]; 4]; 3] = [
+    [[0, 1], [3, 2], [7, 6], [4, 5]],
+    [[0, 3], [1, 2], [5, 6], [4, 7]],
+    [[0, 4], [1, 5], [2, 6], [3, 7]],
+];
+
 /// Hex faces, outward oriented, cyclic corner order: z=0, y=0, x=1, y=1, x=0, z=1.
 pub(crate) const HEX_FACES: [[usize; 4]; 6] = [
     [3, 2, 1, 0],
@@ -129,6 +137,25 @@ pub(crate) fn shape_grad(dim: usize, xi: &[f64; 3], grad: &mut [[f64; 3]; 8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edges_along_an_axis_are_hex_edges_in_cyclic_order() {
+        for (axis, edges) in HEX_EDGES_ALONG.iter().enumerate() {
+            let mut seen = Vec::new();
+            for &[i, j] in edges {
+                assert!(HEX_EDGES.contains(&[i, j]), "[{i}, {j}] is not a hex edge");
+                let (a, b) = (CORNERS[i], CORNERS[j]);
+                assert_eq!((a[axis], b[axis]), (0, 1), "[{i}, {j}] along axis {axis}");
+                seen.push([a[(axis + 1) % 3], a[(axis + 2) % 3]]);
+            }
+            // Consecutive edges differ in one of the other two coordinates: a cycle, not a bow tie.
+            for k in 0..4 {
+                let (p, q) = (seen[k], seen[(k + 1) % 4]);
+                let differ = (p[0] != q[0]) as u8 + (p[1] != q[1]) as u8;
+                assert_eq!(differ, 1, "axis {axis}: {seen:?}");
+            }
+        }
+    }
 
     #[test]
     fn child_descent_matches_corner_table() {

@@ -123,16 +123,21 @@ impl Mesh {
         ElementSampler::new(self.dim, self.corners_of(self.leaves[e] as usize))
     }
 
+    /// Number of start elements (the RMSE points are drawn over them).
+    pub(crate) fn num_start_elements(&self) -> usize {
+        self.num_roots
+    }
+
     /// Sampler of uniform points in start element `r` (its reference coordinates are those
     /// [`Mesh::descend`] takes).
-    pub fn root_sampler(&self, r: usize) -> ElementSampler {
+    pub(crate) fn root_sampler(&self, r: usize) -> ElementSampler {
         ElementSampler::new(self.dim, self.corners_of(r))
     }
 
     /// The leaf holding the point of reference coordinates `xi` of start element `root`, and
     /// the point's reference coordinates in that leaf: the tree descent of point location,
     /// without the search for the start element.
-    pub fn descend(&self, root: usize, mut xi: [f64; 3]) -> (usize, [f64; 3]) {
+    pub(crate) fn descend(&self, root: usize, mut xi: [f64; 3]) -> (usize, [f64; 3]) {
         for v in xi.iter_mut().take(self.dim) {
             *v = v.clamp(0.0, 1.0);
         }

@@ -3,15 +3,22 @@
 
 use std::path::PathBuf;
 
-/// The reference data folder, or None (the test then prints why and passes).
-pub fn reference_dir() -> Option<PathBuf> {
+/// The reference data folder. Tests that need it are `#[ignore = "needs PRUNINGAMR_REFERENCE"]`
+/// (so cargo counts them as ignored, never as passed, without the data) and `.ci/run` runs
+/// them with `--include-ignored`.
+pub fn reference_dir() -> PathBuf {
     match std::env::var_os("PRUNINGAMR_REFERENCE") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            println!("skipped: PRUNINGAMR_REFERENCE not set");
-            None
-        }
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "this test needs the reference data: set PRUNINGAMR_REFERENCE (../shared/reference)"
+        ),
     }
+}
+
+/// The reference data folder when it is set: for tests that run without it and check more
+/// with it.
+pub fn reference_if_set() -> Option<PathBuf> {
+    std::env::var_os("PRUNINGAMR_REFERENCE").map(PathBuf::from)
 }
 
 /// A JSON file of the reference folder.
