@@ -158,6 +158,29 @@ fn check_uniform_memory(
     })
 }
 
+/// Refuses, before the run touches its folder, RMSE points that cannot fit in memory: each
+/// keeps its start element and reference coordinates (28 bytes) and the network's values
+/// (4 bytes per output), and the batches are gathered once more while they are drawn.
+fn check_rmse_memory(cfg: &Config, inr: &Inr) -> Result<(), UsageError> {
+    let n = cfg
+        .rmse_samples
+        .unwrap_or_else(|| rmse_points(inr.inr_dim()));
+    let per_point = 2 * (32 + 4 * inr.output_dim());
+    let bytes = n.saturating_mul(per_point);
+    let available = available_memory().unwrap_or(8 << 30) as usize;
+    if bytes <= available {
+        return Ok(());
+    }
+    Err(UsageError {
+        option: "rmse_samples",
+        message: format!(
+            "{n} points would need about {} GiB of memory, more than the {} GiB available",
+            bytes >> 30,
+            available >> 30
+        ),
+    })
+}
+
 /// MemAvailable of /proc/meminfo, where there is one.
 fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -274,6 +297,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         cfg.num_uniform_ref.min(cfg.max_it)
     };
     check_uniform_memory(cfg, &inputs.mesh, n_uniform, inputs.inr.output_dim())?;
+    check_rmse_memory(cfg, &inputs.inr)?;
     let dir = crate::experiment::name::folder(cfg);
     prepare_dir(&dir)?;
     let lock = FolderLock::acquire(&dir)?;
