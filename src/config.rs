@@ -78,6 +78,10 @@ pub struct Cli {
     /// Uniform iterations before adaptive ones; they count toward max_it.
     #[arg(long = "num_uniform_ref", default_value_t = 2)]
     pub num_uniform_ref: usize,
+    /// Points of the RMSE estimate, drawn once per run (default: 262144, 2097152, 1048576
+    /// for 2, 3, 4 INR inputs); 0 skips the RMSE.
+    #[arg(long = "rmse_samples")]
+    pub rmse_samples: Option<usize>,
     /// Network file: a PyTorch checkpoint of the original's format or the project's npz.
     #[arg(long = "checkpoint")]
     pub checkpoint: Option<PathBuf>,
@@ -135,6 +139,8 @@ pub struct Config {
     /// Draw it_N.png and convergence.png (`--plot`).
     pub plot: bool,
     pub num_uniform_ref: usize,
+    /// `--rmse_samples`: None for the default count of the INR's dimension.
+    pub rmse_samples: Option<usize>,
     pub checkpoint: Option<PathBuf>,
     pub mesh: Option<PathBuf>,
     pub output: PathBuf,
@@ -221,6 +227,7 @@ impl Cli {
             paraview: self.paraview,
             plot: self.plot,
             num_uniform_ref: self.num_uniform_ref,
+            rmse_samples: self.rmse_samples,
             checkpoint: self.checkpoint.clone(),
             mesh: self.mesh.clone(),
             output: self.output.clone(),

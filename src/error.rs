@@ -41,6 +41,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Another run holds the experiment folder's lock (SPEC §5: a run owns its folder).
+    #[error("{}: in use by another pruningamr run ({}); wait for it to end, or give another --output", folder.display(), holder(*pid))]
+    FolderInUse { folder: PathBuf, pid: Option<u32> },
     /// `--plot` failed to draw.
     #[error("--plot: iteration {it}: {source}")]
     Plot {
@@ -54,7 +57,7 @@ impl Error {
     /// True when the command line is at fault (exit status 2), not an input or output file.
     pub fn is_usage(&self) -> bool {
         match self {
-            Error::Usage(_) => true,
+            Error::Usage(_) | Error::FolderInUse { .. } => true,
             Error::Builtin(b) => b.is_usage(),
             _ => false,
         }
@@ -76,5 +79,13 @@ fn name_once(path: &std::path::Path, source: &std::io::Error) -> String {
         text
     } else {
         format!("{shown}: {text}")
+    }
+}
+
+/// Who holds a folder: its pid, when the lock file says.
+fn holder(pid: Option<u32>) -> String {
+    match pid {
+        Some(p) => format!("pid {p}"),
+        None => "pid not known yet".to_string(),
     }
 }

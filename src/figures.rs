@@ -366,7 +366,8 @@ fn candidate_dirs(cfg: &Config, dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Reads a sibling's parameters.json: None unless it is a run of `key` with a history.
+/// Reads a sibling's parameters.json: None unless it is a complete run of `key` with a
+/// history.
 fn read_run(dir: &Path, key: &str, tslice: Option<&str>) -> Option<Run> {
     let settings = parse_folder(dir, key)?;
     let slice = settings.value("tslice");
@@ -375,6 +376,14 @@ fn read_run(dir: &Path, key: &str, tslice: Option<&str>) -> Option<Run> {
     }
     let text = std::fs::read_to_string(dir.join("parameters.json")).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    // A run still running, interrupted or killed is no result to compare with; folders of
+    // the original's runs, and of this tool's before it recorded a status, have none and
+    // count as complete.
+    if let Some(status) = json.get("status")
+        && status.as_str() != Some("complete")
+    {
+        return None;
+    }
     // Folders of the original's own runs lack INR_key; their place names the key.
     if let Some(k) = json.get("INR_key")
         && k.as_str() != Some(key)
@@ -431,7 +440,12 @@ pub fn convergence_curves(
             },
             values: Vec::new(),
         }),
-        points: records.iter().map(|r| (r.dofs as f64, r.rmse)).collect(),
+        // Without RMSE (`--rmse_samples 0`) there is nothing to draw.
+        points: records
+            .iter()
+            .filter(|r| r.rmse.is_finite())
+            .map(|r| (r.dofs as f64, r.rmse))
+            .collect(),
         own: true,
     });
     runs.sort_by(|a, b| a.order_key().cmp(&b.order_key()));

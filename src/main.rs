@@ -1,16 +1,20 @@
 //! The `pruningamr` command: parse and validate options, run with a console (progress lines,
 //! progress bars on a terminal), report errors in one line (`pruningamr: <file or option>:
-//! <what is wrong>`; exit status 2 for usage, 1 for input/IO).
+//! <what is wrong>`; exit status 2 for usage (a folder another run holds included), 1 for
+//! input/IO, 130/143 after SIGINT/SIGTERM).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use clap::{CommandFactory, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use pruningamr::config::Cli;
 use pruningamr::network::{BUILTIN_KEYS, LICENSED_CT_KEYS};
 use pruningamr::run::Observer;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
 
 /// Exit status of a command line that cannot be used.
 const USAGE: u8 = 2;
@@ -45,7 +49,24 @@ fn main() -> ExitCode {
         Err(e) => return report(&format!("--threads: {e}"), USAGE),
     };
     let console = Console::new(cfg.quiet);
+    if let Err(e) = console.stop.install() {
+        return report(
+            &format!("cannot install the SIGINT/SIGTERM handlers: {e}"),
+            FAILED,
+        );
+    }
     match pool.install(|| pruningamr::run::run(&cfg, &console)) {
+        // Interrupted: parameters.json says so; the status is the shell's 128 + signal.
+        Ok(_) if console.stop.signal() != 0 => {
+            let signal = console.stop.signal();
+            let name = if signal == SIGTERM {
+                "SIGTERM"
+            } else {
+                "SIGINT"
+            };
+            eprintln!("pruningamr: interrupted by {name}; the finished iterations are kept");
+            ExitCode::from((128 + signal) as u8)
+        }
         Ok(_) => ExitCode::SUCCESS,
         // A value refused once the inputs are known (a run too large for memory) is still
         // the command line's fault.
@@ -56,9 +77,46 @@ fn main() -> ExitCode {
     }
 }
 
+/// SIGINT/SIGTERM ask the run to stop between two steps (the file being written is
+/// finished, parameters.json records `interrupted`, the folder's lock is released); a second
+/// signal while it winds down ends the process at once with the same status.
+struct StopOnSignal {
+    requested: Arc<AtomicBool>,
+    /// The signal that arrived (0: none).
+    signal: Arc<AtomicUsize>,
+}
+
+impl StopOnSignal {
+    fn new() -> StopOnSignal {
+        StopOnSignal {
+            requested: Arc::new(AtomicBool::new(false)),
+            signal: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn install(&self) -> std::io::Result<()> {
+        for sig in [SIGINT, SIGTERM] {
+            // The shutdown first: it fires only once the flag is already set.
+            flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&self.requested))?;
+            flag::register_usize(sig, Arc::clone(&self.signal), sig as usize)?;
+            flag::register(sig, Arc::clone(&self.requested))?;
+        }
+        Ok(())
+    }
+
+    fn signal(&self) -> i32 {
+        self.signal.load(Ordering::SeqCst) as i32
+    }
+
+    fn requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+}
+
 /// Progress lines on stdout unless `--quiet`; a progress bar on stderr when it is a terminal,
 /// hidden otherwise (batch scripts, logs).
 struct Console {
+    stop: StopOnSignal,
     quiet: bool,
     bars: bool,
     bar: Mutex<ProgressBar>,
@@ -67,6 +125,7 @@ struct Console {
 impl Console {
     fn new(quiet: bool) -> Console {
         Console {
+            stop: StopOnSignal::new(),
             quiet,
             bars: !quiet && std::io::stderr().is_terminal(),
             bar: Mutex::new(ProgressBar::hidden()),
@@ -81,6 +140,10 @@ impl Console {
 }
 
 impl Observer for Console {
+    fn stop_requested(&self) -> bool {
+        self.stop.requested()
+    }
+
     fn line(&self, text: &str) {
         if !self.quiet {
             println!("{text}");

@@ -34,15 +34,38 @@ impl Scoring {
     }
 }
 
-/// `n` points uniform in the INR box [lo, hi] (first `dim` coordinates), as f32 rows.
-fn sample_box(dim: usize, lo: &[f64; 4], hi: &[f64; 4], n: usize, stream: &mut Stream) -> Mat<f32> {
+/// `n` points uniform in element `e`, in INR coordinates, as f32 rows. An axis-aligned box
+/// element draws in its INR box as the original does, coordinate by coordinate (the same
+/// draws as always, so box-mesh results do not move); any other element draws inside itself
+/// through its element map, never in its bounding box, which holds points of other elements.
+fn sample_element(mesh: &Mesh, inr: &Inr, e: usize, n: usize, stream: &mut Stream) -> Mat<f32> {
+    let dim = inr.inr_dim();
+    let sampler = mesh.element_sampler(e);
     let mut x = Mat::<f32>::zeros(n, dim);
+    if sampler.is_box() {
+        let (lo, hi) = mesh.element_bbox(e);
+        let (lo, hi) = inr.inr_box(&lo, &hi);
+        for i in 0..n {
+            for k in 0..dim {
+                x[(i, k)] = stream.in_range(lo[k], hi[k]) as f32;
+            }
+        }
+        return x;
+    }
     for i in 0..n {
+        let q = inr.to_inr(&sampler.point(stream));
         for k in 0..dim {
-            x[(i, k)] = stream.in_range(lo[k], hi[k]) as f32;
+            x[(i, k)] = q[k] as f32;
         }
     }
     x
+}
+
+/// `n` mesh points uniform in element `e` (BasicAMR compares the network with the
+/// interpolant there); box elements keep the original's per-coordinate draws.
+fn sample_mesh_points(mesh: &Mesh, e: usize, n: usize, stream: &mut Stream) -> Vec<[f64; 3]> {
+    let sampler = mesh.element_sampler(e);
+    (0..n).map(|_| sampler.point(stream)).collect()
 }
 
 /// PruningAMR: restrict the network to each element created by the last refinement (level =
@@ -59,18 +82,15 @@ pub fn score_pruning(
     let candidates: Vec<usize> = (0..n)
         .filter(|&e| mesh.element_level(e) as usize == it)
         .collect();
-    let dim = inr.inr_dim();
     let results: Vec<(usize, bool, f64)> = candidates
         .par_iter()
         // One workspace per worker thread, so scoring does not allocate per element.
         .map_init(ScoreWorkspace::new, |ws, &e| {
-            let (lo, hi) = mesh.element_bbox(e);
-            let (ilo, ihi) = inr.inr_box(&lo, &hi);
             let id = mesh.element_tree_id(e);
             let mut s_id = Stream::new(cfg.seed, it, id, Purpose::IdSamples);
             let mut s_err = Stream::new(cfg.seed, it, id, Purpose::ErrorSamples);
-            let x_id = sample_box(dim, &ilo, &ihi, cfg.id_samples, &mut s_id);
-            let x_err = sample_box(dim, &ilo, &ihi, cfg.error_samples, &mut s_err);
+            let x_id = sample_element(mesh, inr, e, cfg.id_samples, &mut s_id);
+            let x_err = sample_element(mesh, inr, e, cfg.error_samples, &mut s_err);
             let score = prune_and_score(
                 inr.network(),
                 inr.features(&x_id).as_ref(),
@@ -99,31 +119,21 @@ pub fn score_basic(
 ) -> Result<Scoring, MeshError> {
     let n = mesh.num_elements();
     let c = inr.output_dim();
-    let dim = mesh.dim();
     let flops_per_point = inr.network().flops_per_point();
     let results: Vec<(usize, bool, f64)> = (0..n)
         .into_par_iter()
         .map(|e| {
-            let (lo, hi) = mesh.element_bbox(e);
             let mut s = Stream::new(
                 cfg.seed,
                 it,
                 mesh.element_tree_id(e),
                 Purpose::BasicAmrSamples,
             );
-            let pts: Vec<[f64; 3]> = (0..cfg.error_samples)
-                .map(|_| {
-                    let mut p = [0.0; 3];
-                    for k in 0..dim {
-                        p[k] = s.in_range(lo[k], hi[k]);
-                    }
-                    p
-                })
-                .collect();
+            let pts = sample_mesh_points(mesh, e, cfg.error_samples, &mut s);
             let exact = inr.eval_points(&pts);
             let mut approx = vec![0.0; pts.len() * c];
-            // Points of the element's box lie in the element for axis-aligned meshes; through
-            // location they are right for skewed ones too.
+            // The points lie in the element; location still finds the leaf holding each (a
+            // point on a shared side may be given to the neighbour, whose value there agrees).
             mesh.interpolate(values, c, &pts, &mut approx)?;
             let err = mean_relative_error(&exact, &approx);
             progress(1);

@@ -1,10 +1,10 @@
 //! Error measures: BasicAMR's per-element interpolation error (SPEC §2.2) and the RMSE of the
-//! interpolant over the whole domain after each iteration (SPEC §2.3).
+//! interpolant over the whole mesh after each iteration (SPEC §2.3), on points drawn once.
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::mesh::MeshError;
+use crate::mesh::{ElementSampler, Mesh, MeshError};
 use crate::network::Inr;
 use crate::random::{Purpose, Stream};
 
@@ -42,86 +42,154 @@ pub struct Rmse {
     pub points: usize,
 }
 
+impl Rmse {
+    /// No RMSE (`--rmse_samples 0`): NaN, which parameters.json writes as null.
+    pub fn skipped() -> Rmse {
+        Rmse {
+            total: f64::NAN,
+            per_component: Vec::new(),
+            points: 0,
+        }
+    }
+}
+
 /// Points drawn per batch: large enough for efficient GEMMs, small enough to spread over
 /// threads; each batch has its own random stream, so results never depend on scheduling.
 const RMSE_BATCH: usize = 4096;
 
-/// Where and how the RMSE points are drawn.
-#[derive(Clone, Copy, Debug)]
-pub struct RmseSampling {
-    /// The mesh box (for a time-sliced INR, the spatial box at the slice).
-    pub lo: [f64; 3],
-    pub hi: [f64; 3],
-    pub n_points: usize,
-    pub seed: u64,
-    pub iteration: usize,
+/// The RMSE points of a run and the network's values there (SPEC §2.3): drawn once, uniform
+/// over the start mesh (a start element chosen in proportion to its volume, then a uniform
+/// point inside it), and evaluated once; each iteration only interpolates. A point is kept
+/// as (start element, reference coordinates), so locating it in the refined mesh is a tree
+/// descent, never a search, and it cannot fall outside the mesh.
+pub struct RmsePoints {
+    roots: Vec<u32>,
+    xi: Vec<[f64; 3]>,
+    /// The network at the points, point-major (`p * ncomp + c`); f32 is what it computes.
+    exact: Vec<f32>,
+    ncomp: usize,
 }
 
-/// RMSE = sqrt(Σ_points Σ_components (f − I)² / N) over N points uniform in the mesh box.
-/// `interpolate(points, out)` writes the interpolant point-major into `out`.
-pub fn rmse<F>(
-    inr: &Inr,
-    sampling: RmseSampling,
-    interpolate: F,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Rmse, MeshError>
-where
-    F: Fn(&[[f64; 3]], &mut [f64]) -> Result<(), MeshError> + Sync,
-{
-    let RmseSampling {
-        lo,
-        hi,
-        n_points,
-        seed,
-        iteration,
-    } = sampling;
-    let c = inr.output_dim();
-    let dim = inr.mesh_dim();
-    let n_batches = n_points.div_ceil(RMSE_BATCH);
-    let sums: Vec<Vec<f64>> = (0..n_batches)
-        .into_par_iter()
-        .map_init(
-            || (Vec::new(), Vec::new(), Vec::new()),
-            |(pts, exact, approx), b| {
+impl RmsePoints {
+    /// Draws `n_points` points uniform over `mesh` (its start elements) from streams keyed by
+    /// (seed, batch) and evaluates the network on them.
+    pub fn draw(
+        mesh: &Mesh,
+        inr: &Inr,
+        n_points: usize,
+        seed: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> RmsePoints {
+        let c = inr.output_dim();
+        let samplers: Vec<ElementSampler> = (0..mesh.num_start_elements())
+            .map(|r| mesh.root_sampler(r))
+            .collect();
+        // Cumulative volumes in element order: the same sums on every thread count.
+        let mut cumulative = Vec::with_capacity(samplers.len());
+        let mut total = 0.0;
+        for s in &samplers {
+            total += s.volume().max(0.0);
+            cumulative.push(total);
+        }
+        // A mesh has at least one element (the reader refuses an empty one); without any there
+        // is nowhere to draw.
+        let n_points = if samplers.is_empty() { 0 } else { n_points };
+        let n_batches = n_points.div_ceil(RMSE_BATCH);
+        type Batch = (Vec<u32>, Vec<[f64; 3]>, Vec<f32>);
+        let batches: Vec<Batch> = (0..n_batches)
+            .into_par_iter()
+            .map(|b| {
                 let n = RMSE_BATCH.min(n_points - b * RMSE_BATCH);
-                let mut s = Stream::new(seed, iteration, b as u64, Purpose::Rmse);
-                pts.clear();
-                pts.extend((0..n).map(|_| {
-                    let mut p = [0.0; 3];
-                    for (k, v) in p.iter_mut().enumerate().take(dim) {
-                        *v = s.in_range(lo[k], hi[k]);
-                    }
-                    p
-                }));
-                exact.resize(n * c, 0.0);
-                approx.resize(n * c, 0.0);
-                inr.eval_points_into(pts, exact);
-                interpolate(pts, approx)?;
+                let mut s = Stream::new(seed, 0, b as u64, Purpose::Rmse);
+                let mut roots = Vec::with_capacity(n);
+                let mut xis = Vec::with_capacity(n);
+                let mut pts = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let u = s.unit() * total;
+                    let r = cumulative
+                        .partition_point(|&v| v <= u)
+                        .min(samplers.len() - 1);
+                    let xi = samplers[r].reference_point(&mut s);
+                    roots.push(r as u32);
+                    xis.push(xi);
+                    pts.push(samplers[r].map(&xi));
+                }
+                let mut exact = vec![0.0; n * c];
+                inr.eval_points_into(&pts, &mut exact);
+                progress(n as u64);
+                (roots, xis, exact.into_iter().map(|v| v as f32).collect())
+            })
+            .collect();
+        let mut out = RmsePoints {
+            roots: Vec::with_capacity(n_points),
+            xi: Vec::with_capacity(n_points),
+            exact: Vec::with_capacity(n_points * c),
+            ncomp: c,
+        };
+        for (r, x, e) in batches {
+            out.roots.extend(r);
+            out.xi.extend(x);
+            out.exact.extend(e);
+        }
+        out
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// RMSE = sqrt(Σ_points Σ_components (f − I)² / N) of the interpolant of vertex `values`
+    /// (vertex-major, hanging ones constrained) on `mesh`, a refinement of the mesh the points
+    /// were drawn on.
+    pub fn rmse(
+        &self,
+        mesh: &Mesh,
+        values: &[f64],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Rmse, MeshError> {
+        let c = self.ncomp;
+        let expected = mesh.num_vertices() * c;
+        if values.len() != expected {
+            return Err(MeshError::Length {
+                what: "vertex values",
+                expected,
+                got: values.len(),
+            });
+        }
+        let n_points = self.len();
+        let sums: Vec<Vec<f64>> = (0..n_points.div_ceil(RMSE_BATCH))
+            .into_par_iter()
+            .map(|b| {
+                let range = b * RMSE_BATCH..((b + 1) * RMSE_BATCH).min(n_points);
                 let mut sum = vec![0.0; c];
-                for (e, a) in exact.chunks_exact(c).zip(approx.chunks_exact(c)) {
+                let mut approx = vec![0.0; c];
+                for p in range.clone() {
+                    let (e, xi) = mesh.descend(self.roots[p] as usize, self.xi[p]);
+                    mesh.evaluate_in_element(values, c, e, &xi, &mut approx);
                     for k in 0..c {
-                        let d = e[k] - a[k];
+                        let d = f64::from(self.exact[p * c + k]) - approx[k];
                         sum[k] += d * d;
                     }
                 }
-                progress(n as u64);
-                Ok(sum)
-            },
-        )
-        .collect::<Result<_, MeshError>>()?;
-    // Summing in batch order keeps the result bit-identical for any thread count.
-    let mut per = vec![0.0; c];
-    for s in &sums {
-        for k in 0..c {
-            per[k] += s[k];
+                progress(range.len() as u64);
+                sum
+            })
+            .collect();
+        // Summing in batch order keeps the result bit-identical for any thread count.
+        let mut per = vec![0.0; c];
+        for s in &sums {
+            for k in 0..c {
+                per[k] += s[k];
+            }
         }
+        let n = n_points.max(1) as f64;
+        Ok(Rmse {
+            total: (per.iter().sum::<f64>() / n).sqrt(),
+            per_component: per.iter().map(|s| (s / n).sqrt()).collect(),
+            points: n_points,
+        })
     }
-    let n = n_points.max(1) as f64;
-    Ok(Rmse {
-        total: (per.iter().sum::<f64>() / n).sqrt(),
-        per_component: per.iter().map(|s| (s / n).sqrt()).collect(),
-        points: n_points,
-    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The run of SPEC §2 as a sequence of steps: load the INR and start mesh, then per iteration
 //! mark (all elements, or those the criterion marks), refine, evaluate the new vertices,
-//! write the iteration's files, measure the RMSE, record; at the end parameters.json. What
+//! write the iteration's files, measure the RMSE on points drawn once, record and rewrite
+//! parameters.json (status running; complete or interrupted at the end). What
 //! the run has to say goes to an [`Observer`] (the command's console, or a test).
 
 use std::path::Path;
@@ -9,14 +10,16 @@ use std::time::Instant;
 
 use crate::config::{Config, UsageError};
 use crate::error::Error;
+use crate::experiment::folder::{FolderLock, remove_earlier_results};
 use crate::experiment::parameters::{self, Domain, RunFacts};
 use crate::experiment::{
-    FinalScoring, IterationKind, IterationRecord, PhaseSeconds, RunSummary, StopReason,
+    FinalScoring, IterationKind, IterationRecord, PhaseSeconds, RmseSetup, RunStatus, RunSummary,
+    StopReason,
 };
 use crate::field::MeshField;
 use crate::marking::{Scoring, score_basic, score_pruning};
 use crate::mesh::{Mesh, ParaViewWriter};
-use crate::metrics::{Rmse, RmseSampling, rmse, rmse_points};
+use crate::metrics::{Rmse, RmsePoints, rmse_points};
 use crate::network::{Coordinates, Inr};
 
 /// What the run tells whoever watches it. Every method has a default that does nothing;
@@ -32,6 +35,11 @@ pub trait Observer: Sync {
     fn finish(&self) {}
     /// An iteration's files are written (tests inspect the mesh there).
     fn iteration(&self, _view: &IterationView<'_>) {}
+    /// Whether the run should stop (SIGINT/SIGTERM in the command). Asked between steps, so
+    /// the file being written is finished and the run ends with status `interrupted`.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -150,6 +158,29 @@ fn check_uniform_memory(
     })
 }
 
+/// Refuses, before the run touches its folder, RMSE points that cannot fit in memory: each
+/// keeps its start element and reference coordinates (28 bytes) and the network's values
+/// (4 bytes per output), and the batches are gathered once more while they are drawn.
+fn check_rmse_memory(cfg: &Config, inr: &Inr) -> Result<(), UsageError> {
+    let n = cfg
+        .rmse_samples
+        .unwrap_or_else(|| rmse_points(inr.inr_dim()));
+    let per_point = 2 * (32 + 4 * inr.output_dim());
+    let bytes = n.saturating_mul(per_point);
+    let available = available_memory().unwrap_or(8 << 30) as usize;
+    if bytes <= available {
+        return Ok(());
+    }
+    Err(UsageError {
+        option: "rmse_samples",
+        message: format!(
+            "{n} points would need about {} GiB of memory, more than the {} GiB available",
+            bytes >> 30,
+            available >> 30
+        ),
+    })
+}
+
 /// MemAvailable of /proc/meminfo, where there is one.
 fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -214,35 +245,50 @@ fn score(
     })
 }
 
-/// The RMSE of the field against the network (SPEC §2.3).
+/// The RMSE of the field against the network on the run's points (SPEC §2.3), or the
+/// skipped value without points.
 fn measure(
-    cfg: &Config,
+    points: Option<&RmsePoints>,
     field: &MeshField,
-    inr: &Inr,
-    bounds: ([f64; 3], [f64; 3]),
-    it: usize,
     obs: &dyn Observer,
 ) -> Result<Rmse, Error> {
-    let n_points = rmse_points(inr.inr_dim());
-    obs.start("RMSE", n_points as u64);
-    let (mesh, values, ncomp) = (field.mesh(), field.values(), field.ncomp());
-    let err = rmse(
-        inr,
-        RmseSampling {
-            lo: bounds.0,
-            hi: bounds.1,
-            n_points,
-            seed: cfg.seed,
-            iteration: it,
-        },
-        |pts, out| mesh.interpolate(values, ncomp, pts, out).map(|_| ()),
-        &|n| obs.advance(n),
-    )?;
+    let Some(points) = points else {
+        return Ok(Rmse::skipped());
+    };
+    obs.start("RMSE", points.len() as u64);
+    let err = points.rmse(field.mesh(), field.values(), &|n| obs.advance(n))?;
     obs.finish();
     Ok(err)
 }
 
-/// Runs the whole experiment and writes its files.
+/// Draws the run's RMSE points and evaluates the network on them, once (SPEC §2.3).
+fn draw_rmse_points(
+    cfg: &Config,
+    mesh: &Mesh,
+    inr: &Inr,
+    obs: &dyn Observer,
+) -> (Option<RmsePoints>, RmseSetup) {
+    let t = Instant::now();
+    let n = cfg
+        .rmse_samples
+        .unwrap_or_else(|| rmse_points(inr.inr_dim()));
+    let points = (n > 0).then(|| {
+        obs.start("RMSE points", n as u64);
+        let p = RmsePoints::draw(mesh, inr, n, cfg.seed, &|k| obs.advance(k));
+        obs.finish();
+        p
+    });
+    let setup = RmseSetup {
+        points: n,
+        drawn: "once per run, uniform over the start mesh (elements by volume)",
+        seconds: t.elapsed().as_secs_f64(),
+        skipped: (n == 0).then(|| "--rmse_samples 0: the RMSE was not computed".to_string()),
+    };
+    (points, setup)
+}
+
+/// Runs the whole experiment and writes its files. The run holds its folder's lock from
+/// before it removes an earlier run's results until it returns.
 pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
     let inputs = load_inputs(cfg)?;
     let n_uniform = if cfg.original {
@@ -251,8 +297,11 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         cfg.num_uniform_ref.min(cfg.max_it)
     };
     check_uniform_memory(cfg, &inputs.mesh, n_uniform, inputs.inr.output_dim())?;
+    check_rmse_memory(cfg, &inputs.inr)?;
     let dir = crate::experiment::name::folder(cfg);
     prepare_dir(&dir)?;
+    let lock = FolderLock::acquire(&dir)?;
+    let removed = remove_earlier_results(&dir)?;
     let Inputs {
         inr,
         mesh,
@@ -276,10 +325,36 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         obs.line(&format!("note: {note}"));
     }
     obs.line(&format!("writing to {}", dir.display()));
+    if !removed.is_empty() {
+        obs.line(&format!(
+            "replaced the results of an earlier run ({} files or folders)",
+            removed.len()
+        ));
+    }
     let init_num_vertices = mesh.num_vertices();
     let bounds = mesh.bounding_box();
+    let (rmse_points, rmse_setup) = draw_rmse_points(cfg, &mesh, &inr, obs);
     let mut field = MeshField::new(mesh, &inr)?;
-    let mut records = Vec::new();
+    let mut summary = RunSummary {
+        experiment_dir: dir.clone(),
+        iterations: Vec::new(),
+        stop_reason: StopReason::MaxIt,
+        init_num_vertices,
+        final_scoring: None,
+        status: RunStatus::Running,
+        rmse_setup,
+    };
+    let write_parameters = |summary: &RunSummary, field: &MeshField| {
+        let facts = run_facts(
+            &inr,
+            field.mesh(),
+            bounds,
+            &network_source,
+            &mesh_source,
+            &notes,
+        );
+        parameters::write(cfg, summary, &facts).map_err(Error::write(parameters::path(&dir)))
+    };
     let mut paraview = match cfg.paraview {
         true => {
             let pv_dir = dir.join("ParaView");
@@ -291,9 +366,11 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         false => None,
     };
 
-    let mut stop = StopReason::MaxIt;
-    let mut final_scoring = None;
     for it in 0..cfg.max_it {
+        if obs.stop_requested() {
+            summary.stop_reason = StopReason::Interrupted;
+            break;
+        }
         let marks = if it < n_uniform {
             let n = field.mesh().num_elements();
             Marks {
@@ -303,17 +380,21 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
             }
         } else {
             if field.mesh().num_vertices() >= cfg.max_dofs {
-                stop = StopReason::ReachedMaxDofs;
+                summary.stop_reason = StopReason::ReachedMaxDofs;
                 break;
             }
             let marks = score(cfg, &field, &inr, it, obs)?;
+            if obs.stop_requested() {
+                summary.stop_reason = StopReason::Interrupted;
+                break;
+            }
             if marks.scoring.marked == 0 {
                 obs.line(&format!(
                     "it {it} (adaptive): scored {} elements, none marked",
                     marks.scoring.scored
                 ));
-                stop = StopReason::Converged;
-                final_scoring = Some(FinalScoring {
+                summary.stop_reason = StopReason::Converged;
+                summary.final_scoring = Some(FinalScoring {
                     it,
                     scored: marks.scoring.scored,
                     scoring_gflop: marks.scoring.flops * 1e-9,
@@ -345,44 +426,35 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         secs.writing = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        let err = measure(cfg, &field, &inr, bounds, it, obs)?;
+        let err = measure(rmse_points.as_ref(), &field, obs)?;
         secs.rmse = t.elapsed().as_secs_f64();
 
         let rec = record(it, &marks, &field, err, secs);
         obs.line(&iteration_line(&rec));
-        records.push(rec);
+        summary.iterations.push(rec);
         if cfg.plot {
             let t = Instant::now();
-            crate::figures::draw_iteration(cfg, &field, &records, &dir)
+            crate::figures::draw_iteration(cfg, &field, &summary.iterations, &dir)
                 .map_err(|source| Error::Plot { it, source })?;
-            if let Some(r) = records.last_mut() {
+            if let Some(r) = summary.iterations.last_mut() {
                 r.seconds.writing += t.elapsed().as_secs_f64();
             }
         }
+        write_parameters(&summary, &field)?;
         obs.iteration(&IterationView {
             it,
             field: &field,
             experiment_dir: &dir,
         });
     }
-    obs.line(&format!("stop: {}", stop.text()));
-    let summary = RunSummary {
-        experiment_dir: dir.clone(),
-        iterations: records,
-        stop_reason: stop,
-        init_num_vertices,
-        final_scoring,
+    summary.status = match summary.stop_reason {
+        StopReason::Interrupted => RunStatus::Interrupted,
+        _ => RunStatus::Complete,
     };
-    let facts = run_facts(
-        &inr,
-        field.mesh(),
-        bounds,
-        &network_source,
-        &mesh_source,
-        &notes,
-    );
+    obs.line(&format!("stop: {}", summary.stop_reason.text()));
+    write_parameters(&summary, &field)?;
+    drop(lock);
     let params = parameters::path(&dir);
-    parameters::write(cfg, &summary, &facts).map_err(Error::write(&params))?;
     obs.line(&format!("wrote {}", params.display()));
     if let Some(last) = summary.iterations.last() {
         obs.line(&view_hint(cfg, &dir, last.it));

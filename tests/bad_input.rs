@@ -241,6 +241,16 @@ fn usage_original_run_too_large_for_memory() {
 }
 
 #[test]
+fn usage_rmse_samples_too_many_for_memory() {
+    let msg = usage(
+        "rmse_too_large",
+        &["--rmse_samples", "1000000000000000"],
+        "--rmse_samples",
+    );
+    assert!(msg.contains("memory"), "{msg}");
+}
+
+#[test]
 fn usage_uniform_part_of_adaptive_run_too_large_for_memory() {
     let msg = usage(
         "too_large_adaptive",

@@ -1,5 +1,6 @@
 //! `parameters.json`: the original's keys with correct values, then what a user sweeping
-//! thresholds wants (every setting, the seed, the stop reason, per-iteration records). One
+//! thresholds wants (every setting, the seed, the stop reason, per-iteration records), and the
+//! run's status (rewritten after every iteration: running, then complete or interrupted). One
 //! struct, serialized in field order, so the file's layout is visible here.
 
 use std::io::Write as _;
@@ -8,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::records::{FinalScoring, IterationRecord, RunSummary, StopReason};
+use super::records::{FinalScoring, IterationRecord, RmseSetup, RunStatus, RunSummary, StopReason};
 use crate::config::Config;
 
 /// The settings the original writes only for adaptive runs.
@@ -42,6 +43,10 @@ pub struct RunFacts<'a> {
 #[derive(Serialize)]
 #[allow(non_snake_case)]
 struct Parameters<'a> {
+    /// running (rewritten after every iteration), complete, or interrupted.
+    status: RunStatus,
+    /// The last iteration whose files are written (null before the first).
+    iteration_reached: Option<usize>,
     INR_key: &'a str,
     original: bool,
     avg_error: bool,
@@ -63,7 +68,9 @@ struct Parameters<'a> {
     loader_notes: &'a [String],
     paraview: bool,
     plot: bool,
-    stop_reason: StopReason,
+    /// Null while the run is running.
+    stop_reason: Option<StopReason>,
+    rmse_sampling: &'a RmseSetup,
     final_scoring: &'a Option<FinalScoring>,
     iterations: &'a [IterationRecord],
 }
@@ -75,6 +82,8 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
         err_dof_dict.insert(r.it.to_string(), serde_json::json!([r.rmse, r.dofs]));
     }
     let p = Parameters {
+        status: summary.status,
+        iteration_reached: summary.iterations.last().map(|r| r.it),
         INR_key: &cfg.key,
         original: cfg.original,
         avg_error: cfg.avg_error,
@@ -101,7 +110,8 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
         loader_notes: facts.notes,
         paraview: cfg.paraview,
         plot: cfg.plot,
-        stop_reason: summary.stop_reason,
+        stop_reason: (summary.status != RunStatus::Running).then_some(summary.stop_reason),
+        rmse_sampling: &summary.rmse_setup,
         final_scoring: &summary.final_scoring,
         iterations: &summary.iterations,
     };

@@ -31,6 +31,31 @@ pub enum StopReason {
     MaxIt,
     ReachedMaxDofs,
     Converged,
+    /// SIGINT or SIGTERM: the run stopped between two steps.
+    Interrupted,
+}
+
+/// Where a run stands, as parameters.json says after every iteration: a killed run (SIGKILL,
+/// power loss) leaves `running`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Complete,
+    Interrupted,
+}
+
+/// How the RMSE points were drawn (SPEC §2.3), for parameters.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct RmseSetup {
+    /// Points used (0 when skipped).
+    pub points: usize,
+    /// How they were drawn.
+    pub drawn: &'static str,
+    /// Seconds spent drawing them and evaluating the network there, once.
+    pub seconds: f64,
+    /// Why there is no RMSE, when there is none.
+    pub skipped: Option<String>,
 }
 
 impl StopReason {
@@ -40,6 +65,7 @@ impl StopReason {
             StopReason::MaxIt => "max_it iterations done",
             StopReason::ReachedMaxDofs => "reached max_dofs",
             StopReason::Converged => "converged (no element marked)",
+            StopReason::Interrupted => "interrupted",
         }
     }
 }
@@ -81,6 +107,9 @@ pub struct RunSummary {
     /// The last scoring pass when it marked nothing: it ends the run without an iteration
     /// record, but its time belongs to the run.
     pub final_scoring: Option<FinalScoring>,
+    /// Running until the last write; complete or interrupted at the end.
+    pub status: RunStatus,
+    pub rmse_setup: RmseSetup,
 }
 
 /// A scoring pass that marked no element.

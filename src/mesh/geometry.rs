@@ -165,8 +165,89 @@ fn hex_det_positive(
             }
         }
     }
-    // Values at 0, ½, 1 → Bernstein coefficients, axis by axis: the middle one of a
-    // quadratic with values p0, pm, p1 is 2 pm − (p0 + p1)/2.
+    bernstein_in_place(&mut b);
+    if b.iter().flatten().flatten().all(|&c| c > floor) {
+        return true;
+    }
+    if depth == MAX_DEPTH {
+        return false;
+    }
+    let half = size / 2.0;
+    (0..8).all(|c| {
+        let o = [
+            origin[0] + half * f64::from(c & 1),
+            origin[1] + half * f64::from((c >> 1) & 1),
+            origin[2] + half * f64::from((c >> 2) & 1),
+        ];
+        hex_det_positive(corners, o, half, floor, depth + 1)
+    })
+}
+
+/// Jacobian determinant at reference point `xi`.
+#[inline]
+pub(crate) fn det_at(dim: usize, corners: &[[f64; 3]; 8], xi: &[f64; 3]) -> f64 {
+    det(dim, &jacobian(dim, corners, xi))
+}
+
+/// True when the element map is affine (a parallelogram or parallelepiped): its Jacobian
+/// determinant is then constant and uniform reference points map to uniform points.
+pub(crate) fn is_affine(dim: usize, corners: &[[f64; 3]; 8]) -> bool {
+    affine_jacobian(dim, corners).is_some()
+}
+
+/// The element's volume (area in 2D): the integral of the Jacobian determinant over the
+/// reference cell. A quad's determinant is affine in ξ, so its value at the centre is its
+/// mean; a hex's has degree 2 in each coordinate, which 2-point Gauss rules integrate exactly.
+pub(crate) fn volume(dim: usize, corners: &[[f64; 3]; 8]) -> f64 {
+    if dim == 2 {
+        return det_at(2, corners, &[0.5, 0.5, 0.0]);
+    }
+    let g = 0.5 / 3f64.sqrt();
+    let nodes = [0.5 - g, 0.5 + g];
+    let mut sum = 0.0;
+    for &x in &nodes {
+        for &y in &nodes {
+            for &z in &nodes {
+                sum += det_at(3, corners, &[x, y, z]);
+            }
+        }
+    }
+    sum / 8.0
+}
+
+/// An upper bound of the Jacobian determinant over the reference cell, for rejection
+/// sampling. A quad's determinant is affine in ξ, so its largest corner value is its maximum;
+/// a hex's is bounded by its largest Bernstein coefficient (the polynomial lies in their hull).
+pub(crate) fn det_upper_bound(dim: usize, corners: &[[f64; 3]; 8]) -> f64 {
+    if dim == 2 {
+        return CORNERS
+            .iter()
+            .take(4)
+            .map(|c| det_at(2, corners, &[f64::from(c[0]), f64::from(c[1]), 0.0]))
+            .fold(f64::NEG_INFINITY, f64::max);
+    }
+    let t = [0.0, 0.5, 1.0];
+    let mut b = [[[0.0f64; 3]; 3]; 3];
+    for (i, bi) in b.iter_mut().enumerate() {
+        for (j, bij) in bi.iter_mut().enumerate() {
+            for (k, v) in bij.iter_mut().enumerate() {
+                *v = det_at(3, corners, &[t[i], t[j], t[k]]);
+            }
+        }
+    }
+    bernstein_in_place(&mut b);
+    b.iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Values of a polynomial of degree ≤ 2 per coordinate at {0, ½, 1}³ → its Bernstein
+/// coefficients, axis by axis: the middle one of a quadratic with values p0, pm, p1 is
+/// 2 pm − (p0 + p1)/2.
+#[allow(clippy::needless_range_loop)] // index loops say which axis each pass works along
+fn bernstein_in_place(b: &mut [[[f64; 3]; 3]; 3]) {
     let mid = |p0: f64, pm: f64, p1: f64| 2.0 * pm - 0.5 * (p0 + p1);
     for i in 0..3 {
         for j in 0..3 {
@@ -183,21 +264,6 @@ fn hex_det_positive(
             b[1][i][j] = mid(b[0][i][j], b[1][i][j], b[2][i][j]);
         }
     }
-    if b.iter().flatten().flatten().all(|&c| c > floor) {
-        return true;
-    }
-    if depth == MAX_DEPTH {
-        return false;
-    }
-    let half = size / 2.0;
-    (0..8).all(|c| {
-        let o = [
-            origin[0] + half * f64::from(c & 1),
-            origin[1] + half * f64::from((c >> 1) & 1),
-            origin[2] + half * f64::from((c >> 2) & 1),
-        ];
-        hex_det_positive(corners, o, half, floor, depth + 1)
-    })
 }
 
 /// How to get reference coordinates from a physical point in one element.

@@ -6,9 +6,9 @@
 
 use rayon::prelude::*;
 
+use super::Mesh;
 use super::error::MeshError;
-use super::reference::{child_of, num_corners, shape};
-use super::{Mesh, NO_CHILD};
+use super::reference::{num_corners, shape};
 
 /// Reference coordinates this far outside [0,1] (relative to the element) still count as
 /// inside, then are clamped: round-off on shared boundaries and the domain's boundary.
@@ -139,26 +139,13 @@ impl Mesh {
     pub fn locate_point(&self, x: &[f64; 3]) -> Option<(usize, [f64; 3])> {
         let dim = self.dim;
         for &r in self.root_grid.candidates(dim, x) {
-            let Some(mut xi) = self.root_inverse[r as usize].apply(dim, x) else {
+            let Some(xi) = self.root_inverse[r as usize].apply(dim, x) else {
                 continue;
             };
             if !(0..dim).all(|a| xi[a] >= -INSIDE_TOL && xi[a] <= 1.0 + INSIDE_TOL) {
                 continue;
             }
-            for v in xi.iter_mut().take(dim) {
-                *v = v.clamp(0.0, 1.0);
-            }
-            let mut node = r as usize;
-            loop {
-                let first = self.nodes[node].first_child;
-                if first == NO_CHILD {
-                    break;
-                }
-                let (child, sub) = child_of(dim, &xi);
-                node = first as usize + child;
-                xi = sub;
-            }
-            return Some((self.leaf_of_node[node] as usize, xi));
+            return Some(self.descend(r as usize, xi));
         }
         None
     }

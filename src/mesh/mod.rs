@@ -17,6 +17,7 @@ mod locate;
 mod reader;
 mod reference;
 mod refine;
+mod sample;
 mod write_mfem;
 mod write_vtk;
 
@@ -26,6 +27,7 @@ use std::path::Path;
 pub use error::MeshError;
 pub use hanging::{Constraint, HangingConstraints};
 pub use reference::HEX_EDGES_ALONG;
+pub use sample::ElementSampler;
 pub use write_mfem::format_g8;
 pub use write_vtk::ParaViewWriter;
 

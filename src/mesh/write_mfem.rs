@@ -56,28 +56,39 @@ fn trim_fraction(s: &str) -> &str {
 impl Mesh {
     /// Writes the mesh in MFEM format (see the module comment).
     pub fn write_mfem(&self, path: &Path) -> io::Result<()> {
-        let text = self.mfem_text();
+        let mut text = String::new();
+        self.push_mfem_text(&mut text).map_err(io::Error::other)?;
         write_atomically(path, |w| w.write_all(text.as_bytes()))
     }
 
-    /// The text [`Mesh::write_mfem`] writes.
+    /// The text [`Mesh::write_mfem`] writes (empty in the impossible case that formatting
+    /// a number into a String fails).
     pub fn mfem_text(&self) -> String {
+        let mut s = String::new();
+        match self.push_mfem_text(&mut s) {
+            Ok(()) => s,
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Appends the MFEM text of the mesh to `s`.
+    fn push_mfem_text(&self, s: &mut String) -> std::fmt::Result {
         let dim = self.dim;
         let nc = num_corners(dim);
         let (geom, side_geom) = if dim == 2 { (3, 1) } else { (5, 3) };
-        let mut s = String::with_capacity(64 * (self.leaves.len() + self.vertices.len()));
+        s.reserve(64 * (self.leaves.len() + self.vertices.len()));
         let hanging = &self.constraints;
         let version = if hanging.is_empty() { "v1.0" } else { "v1.1" };
-        let _ = write!(
+        write!(
             s,
             "MFEM mesh {version}\n\ndimension\n{dim}\n\nelements\n{}\n",
             self.leaves.len()
-        );
+        )?;
         for &n in &self.leaves {
             let node = &self.nodes[n as usize];
-            let _ = write!(s, "{} {geom}", node.attribute);
+            write!(s, "{} {geom}", node.attribute)?;
             for v in &node.vertices[..nc] {
-                let _ = write!(s, " {v}");
+                write!(s, " {v}")?;
             }
             s.push('\n');
         }
@@ -88,30 +99,30 @@ impl Mesh {
             let attrs = &self.root_side_attr[node.root as usize];
             for (k, side) in sides(dim).iter().enumerate() {
                 if node.root_side_mask & (1 << k) != 0 && attrs[k] != 0 {
-                    let _ = write!(boundary, "{} {side_geom}", attrs[k]);
+                    write!(boundary, "{} {side_geom}", attrs[k])?;
                     for &c in side.iter() {
-                        let _ = write!(boundary, " {}", node.vertices[c]);
+                        write!(boundary, " {}", node.vertices[c])?;
                     }
                     boundary.push('\n');
                     nbe += 1;
                 }
             }
         }
-        let _ = write!(s, "\nboundary\n{nbe}\n{boundary}");
+        write!(s, "\nboundary\n{nbe}\n{boundary}")?;
         if !hanging.is_empty() {
-            let _ = write!(s, "\nvertex_parents\n{}\n", hanging.len());
+            write!(s, "\nvertex_parents\n{}\n", hanging.len())?;
             for c in hanging.iter() {
-                let _ = writeln!(s, "{} {} {}", c.vertex, c.parents[0], c.parents[1]);
+                writeln!(s, "{} {} {}", c.vertex, c.parents[0], c.parents[1])?;
             }
         }
-        let _ = write!(s, "\nvertices\n{}\n{dim}\n", self.vertices.len());
+        write!(s, "\nvertices\n{}\n{dim}\n", self.vertices.len())?;
         for x in &self.vertices {
             for (a, xa) in x.iter().enumerate().take(dim) {
-                let _ = write!(s, "{}{}", if a == 0 { "" } else { " " }, xa);
+                write!(s, "{}{}", if a == 0 { "" } else { " " }, xa)?;
             }
             s.push('\n');
         }
-        s
+        Ok(())
     }
 
     /// Writes an order-1 H1 grid function: `values` vertex-major (`v * ncomp + c`), written
