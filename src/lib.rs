@@ -31,5 +31,6 @@ pub mod plot;
 #[doc(hidden)]
 pub mod random;
 pub mod run;
+pub mod series;
 
 pub use error::Error;

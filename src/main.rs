@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Err(e) => return report(&format!("--threads: {e}"), USAGE),
     };
     let console = Console::new(cfg.quiet);
-    match pool.install(|| pruningamr::run::run(&cfg, &console)) {
+    match pool.install(|| pruningamr::series::run(&cfg, &console)) {
         Ok(_) => ExitCode::SUCCESS,
         // A value refused once the inputs are known (a run too large for memory) is still
         // the command line's fault.
