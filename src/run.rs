@@ -97,8 +97,13 @@ pub fn load_inputs(cfg: &Config) -> Result<Inputs, Error> {
             (Mesh::parse(text, &name)?, name)
         }
     };
-    let coordinates =
-        Coordinates::for_run(cfg.is_ct(), file.input_dim(), mesh.dim(), cfg.time_slice);
+    let coordinates = Coordinates::for_run(
+        cfg.is_ct(),
+        cfg.time_slices.is_some(),
+        file.input_dim(),
+        mesh.dim(),
+        cfg.time_slice,
+    );
     if file.output_names.is_empty() {
         file.output_names = crate::network::builtin::output_names(&cfg.key, file.output_dim());
     }

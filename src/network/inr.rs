@@ -21,13 +21,21 @@ pub enum Coordinates {
 
 impl Coordinates {
     /// How a run places a network with `net_inputs` coordinates on a `mesh_dim`-D mesh: CT
-    /// keys take time first, reversed space (the original's (t, z, y, x)); any other network
-    /// with one input more than the mesh has dimensions takes time as its last input; else the
-    /// mesh coordinates are the network's.
-    pub fn for_run(is_ct: bool, net_inputs: usize, mesh_dim: usize, t: f64) -> Coordinates {
+    /// keys take time first, reversed space (the original's (t, z, y, x)); in a time series
+    /// (`slicing`), any other network with one input more than the mesh has dimensions takes
+    /// time as its last input; else the mesh coordinates are the network's. Outside a series
+    /// such a network is refused as before: a 3-D network on a 2-D mesh is more often a
+    /// mistake than a wish for its slice at the default `--time_slice`.
+    pub fn for_run(
+        is_ct: bool,
+        slicing: bool,
+        net_inputs: usize,
+        mesh_dim: usize,
+        t: f64,
+    ) -> Coordinates {
         if is_ct {
             Coordinates::TimeSlice { t }
-        } else if net_inputs == mesh_dim + 1 {
+        } else if slicing && net_inputs == mesh_dim + 1 {
             Coordinates::AppendTime { t }
         } else {
             Coordinates::Identity
@@ -246,7 +254,7 @@ mod tests {
     fn appended_time_is_the_last_input() {
         let inr = Inr::new(
             NetworkFile::plain(linear(3)),
-            Coordinates::for_run(false, 3, 2, 10.0),
+            Coordinates::for_run(false, true, 3, 2, 10.0),
             2,
         )
         .unwrap();
@@ -256,11 +264,16 @@ mod tests {
         assert!((inr.eval_points(&[[1.0, 2.0, 0.0]])[0] - 35.5).abs() < 1e-5);
         assert_eq!(inr.output_names(), ["f"]);
         assert_eq!(
-            Coordinates::for_run(false, 3, 3, 1.0),
+            Coordinates::for_run(false, true, 3, 3, 1.0),
+            Coordinates::Identity
+        );
+        // Outside a series a 3-input network on a 2-D mesh is not sliced (and then refused).
+        assert_eq!(
+            Coordinates::for_run(false, false, 3, 2, 1.0),
             Coordinates::Identity
         );
         assert_eq!(
-            Coordinates::for_run(true, 4, 3, 1.0),
+            Coordinates::for_run(true, false, 4, 3, 1.0),
             Coordinates::TimeSlice { t: 1.0 }
         );
     }
