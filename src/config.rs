@@ -339,7 +339,7 @@ impl PlotComponent {
 }
 
 /// Most slices of one series: each is a whole run.
-pub const MAX_TIME_SLICES: usize = 1000;
+const MAX_TIME_SLICES: usize = 1000;
 
 /// `--time_slices`: "t0,t1,..." or "START:STOP:COUNT" (COUNT evenly spaced, both ends in).
 pub fn parse_time_slices(text: &str) -> Result<Vec<f64>, UsageError> {

@@ -57,7 +57,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<Outcome, Error> {
 
 /// The configuration of the slice at time `t`: the series' own, at that time, with ParaView
 /// files (the series points at them).
-pub fn slice_config(cfg: &Config, t: f64) -> Config {
+pub(crate) fn slice_config(cfg: &Config, t: f64) -> Config {
     Config {
         time_slice: t,
         paraview: true,
@@ -66,7 +66,11 @@ pub fn slice_config(cfg: &Config, t: f64) -> Config {
 }
 
 /// Runs every slice, then writes the series files.
-pub fn run_series(cfg: &Config, times: &[f64], obs: &dyn Observer) -> Result<SeriesSummary, Error> {
+pub(crate) fn run_series(
+    cfg: &Config,
+    times: &[f64],
+    obs: &dyn Observer,
+) -> Result<SeriesSummary, Error> {
     let inputs = load_inputs(&slice_config(cfg, times[0]))?;
     if inputs.inr.coordinates().time().is_none() {
         return Err(UsageError {

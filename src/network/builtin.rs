@@ -82,7 +82,7 @@ pub fn builtin_mesh(key: &str) -> Result<&'static str, BuiltinError> {
 
 /// The start mesh of a key sliced in time (`--time_slices`): NS_PINN's (x, y, t) network goes
 /// on the x-y cross-section of its 3-D start mesh; every other key keeps its own.
-pub fn builtin_sliced_mesh(key: &str) -> Result<&'static str, BuiltinError> {
+pub(crate) fn builtin_sliced_mesh(key: &str) -> Result<&'static str, BuiltinError> {
     match key {
         "NS_PINN" => Ok(include_str!("../../meshes/NS_PINN_2x2_xy.mesh")),
         k => builtin_mesh(k),
@@ -91,7 +91,7 @@ pub fn builtin_sliced_mesh(key: &str) -> Result<&'static str, BuiltinError> {
 
 /// The names of a key's outputs when its network file names none: NS_PINN's flow u, v, p;
 /// the sin(1/r) networks' f; a CT network's density; else `f` / `f_0`, `f_1`, ...
-pub fn output_names(key: &str, outputs: usize) -> Vec<String> {
+pub(crate) fn output_names(key: &str, outputs: usize) -> Vec<String> {
     let named: &[&str] = match key {
         "NS_PINN" => &["u", "v", "p"],
         "hos" | "hol" | "hof" => &["f"],

@@ -200,7 +200,7 @@ impl Inr {
 }
 
 /// Names of outputs nobody named: `f` for one, `f_0`, `f_1`, ... for more.
-pub fn generic_output_names(n: usize) -> Vec<String> {
+pub(crate) fn generic_output_names(n: usize) -> Vec<String> {
     match n {
         1 => vec!["f".to_string()],
         n => (0..n).map(|c| format!("f_{c}")).collect(),
