@@ -103,6 +103,18 @@ pub struct Cli {
     /// List the built-in INR keys and exit.
     #[arg(long = "list-keys")]
     pub list_keys: bool,
+
+    // Time series and named outputs (issue 16).
+    /// Times of a series of slices of an INR with a time input: a comma-separated list
+    /// ("0,0.5,1") or START:STOP:COUNT (COUNT evenly spaced times, both ends included). Each
+    /// slice is a whole run, as `--time_slice` would do it; then `<...>_series/series.pvd`
+    /// lists their last iterations as time steps (implies --paraview).
+    #[arg(long = "time_slices", allow_hyphen_values = true)]
+    pub time_slices: Option<String>,
+    /// Output component drawn by --plot: its name (e.g. u), its index from 0, or `magnitude`
+    /// (also `|uv|`): the length of the first two components (a velocity). Default: the first.
+    #[arg(long = "plot_component")]
+    pub plot_component: Option<String>,
 }
 
 /// A command-line value that cannot be used; reported as `pruningamr: --option: why`.
@@ -147,6 +159,12 @@ pub struct Config {
     pub seed: u64,
     pub threads: usize,
     pub quiet: bool,
+
+    // Time series and named outputs (issue 16).
+    /// `--time_slices`: the times of the series' slices, in the order given.
+    pub time_slices: Option<Vec<f64>>,
+    /// `--plot_component`: the output drawn (resolved against the network's names at start).
+    pub plot_component: Option<PlotComponent>,
 }
 
 impl Cli {
@@ -206,6 +224,7 @@ impl Cli {
                 ));
             }
         }
+        let (time_slices, plot_component) = self.validate_series()?;
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -234,6 +253,8 @@ impl Cli {
             seed: self.seed,
             threads,
             quiet: self.quiet,
+            time_slices,
+            plot_component,
         })
     }
 }
@@ -241,6 +262,162 @@ impl Cli {
 impl Config {
     pub fn is_ct(&self) -> bool {
         is_ct_key(&self.key)
+    }
+}
+
+// Time series and named outputs (issue 16): the options' values and their checks.
+
+/// The output component `--plot` draws, as typed; names are only known once the network is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlotComponent {
+    /// A component by its index, from 0.
+    Index(usize),
+    /// A component by its output name (`u`, `density`, ...).
+    Name(String),
+    /// The length of the first two components (the velocity of an (u, v, p) flow).
+    Magnitude,
+}
+
+/// What a picture shows of a field with several components.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drawn {
+    Component(usize),
+    /// sqrt(c0^2 + c1^2).
+    Magnitude,
+}
+
+impl PlotComponent {
+    fn parse(text: &str) -> Result<PlotComponent, UsageError> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(usage(
+                "plot_component",
+                "is empty; give a name, an index or magnitude",
+            ));
+        }
+        if t.eq_ignore_ascii_case("magnitude") || t == "|uv|" {
+            return Ok(PlotComponent::Magnitude);
+        }
+        if t.bytes().all(|b| b.is_ascii_digit()) {
+            let i = t
+                .parse()
+                .map_err(|_| usage("plot_component", format!("index {t} is too large")))?;
+            return Ok(PlotComponent::Index(i));
+        }
+        Ok(PlotComponent::Name(t.to_string()))
+    }
+
+    /// The component of a field whose outputs are `names`, or why there is none.
+    pub fn resolve(&self, names: &[String]) -> Result<Drawn, UsageError> {
+        let list = || names.join(", ");
+        match self {
+            PlotComponent::Index(i) if *i < names.len() => Ok(Drawn::Component(*i)),
+            PlotComponent::Index(i) => Err(usage(
+                "plot_component",
+                format!(
+                    "index {i} is out of range: the outputs are {} (0 to {})",
+                    list(),
+                    names.len() - 1
+                ),
+            )),
+            PlotComponent::Name(n) => names
+                .iter()
+                .position(|x| x == n)
+                .map(Drawn::Component)
+                .ok_or_else(|| {
+                    usage(
+                        "plot_component",
+                        format!("no output is named {n:?}; the outputs are {}", list()),
+                    )
+                }),
+            PlotComponent::Magnitude if names.len() >= 2 => Ok(Drawn::Magnitude),
+            PlotComponent::Magnitude => Err(usage(
+                "plot_component",
+                format!("magnitude needs two components; the output is {}", list()),
+            )),
+        }
+    }
+}
+
+/// Most slices of one series: each is a whole run.
+const MAX_TIME_SLICES: usize = 1000;
+
+/// `--time_slices`: "t0,t1,..." or "START:STOP:COUNT" (COUNT evenly spaced, both ends in).
+pub fn parse_time_slices(text: &str) -> Result<Vec<f64>, UsageError> {
+    let bad = |m: String| usage("time_slices", m);
+    let number = |s: &str| -> Result<f64, UsageError> {
+        let v: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("{:?} is not a number", s.trim())))?;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(bad(format!("{v} is not a finite time")))
+        }
+    };
+    let times = if text.contains(':') {
+        let parts: Vec<&str> = text.split(':').collect();
+        let [start, stop, count] = parts[..] else {
+            return Err(bad(format!("{text:?} is not START:STOP:COUNT")));
+        };
+        let (start, stop) = (number(start)?, number(stop)?);
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("COUNT {:?} is not a whole number", count.trim())))?;
+        if count == 0 || count > MAX_TIME_SLICES {
+            return Err(bad(format!(
+                "COUNT must be 1 to {MAX_TIME_SLICES}, got {count}"
+            )));
+        }
+        if count > 1 && start == stop {
+            return Err(bad(format!(
+                "START and STOP are both {start}: the slices would be one"
+            )));
+        }
+        // Computed from the ends (not by adding steps), so the last time is STOP exactly and
+        // each time is the one a user typing it as --time_slice would get for round steps.
+        (0..count)
+            .map(|i| match i {
+                0 => start,
+                i if i + 1 == count => stop,
+                i => start + (stop - start) * i as f64 / (count - 1) as f64,
+            })
+            .collect()
+    } else {
+        text.split(',')
+            .map(number)
+            .collect::<Result<Vec<f64>, _>>()?
+    };
+    if times.len() > MAX_TIME_SLICES {
+        return Err(bad(format!(
+            "{} slices; at most {MAX_TIME_SLICES}",
+            times.len()
+        )));
+    }
+    for (i, t) in times.iter().enumerate() {
+        // Two equal times would write the same folder twice.
+        if times[..i].contains(t) {
+            return Err(bad(format!("time {t} is listed twice")));
+        }
+    }
+    Ok(times)
+}
+
+impl Cli {
+    fn validate_series(&self) -> Result<(Option<Vec<f64>>, Option<PlotComponent>), UsageError> {
+        let times = self
+            .time_slices
+            .as_deref()
+            .map(parse_time_slices)
+            .transpose()?;
+        let component = self
+            .plot_component
+            .as_deref()
+            .map(PlotComponent::parse)
+            .transpose()?;
+        Ok((times, component))
     }
 }
 
@@ -286,5 +463,49 @@ mod tests {
             assert_eq!(err.option, *option, "{args:?}");
             assert!(err.to_string().starts_with(&format!("--{option}: ")));
         }
+    }
+
+    #[test]
+    fn time_slices_parse_as_lists_and_ranges() {
+        assert_eq!(
+            parse_time_slices("0:1:5").unwrap(),
+            vec![0.0, 0.25, 0.5, 0.75, 1.0]
+        );
+        assert_eq!(parse_time_slices("0, 5,10").unwrap(), vec![0.0, 5.0, 10.0]);
+        assert_eq!(parse_time_slices("-1:1:3").unwrap(), vec![-1.0, 0.0, 1.0]);
+        assert_eq!(parse_time_slices("0.5:0.5:1").unwrap(), vec![0.5]);
+        for bad in [
+            "", "a", "0:1", "0:1:0", "0:1:x", "1,1", "0:0:3", "nan", "0:1:2:3",
+        ] {
+            let err = parse_time_slices(bad).unwrap_err();
+            assert_eq!(err.option, "time_slices", "{bad:?}");
+        }
+        let c = cli(&["--time_slices", "0:1:3", "--plot_component", "|uv|"])
+            .validate()
+            .unwrap();
+        assert_eq!(c.time_slices, Some(vec![0.0, 0.5, 1.0]));
+        assert_eq!(c.plot_component, Some(PlotComponent::Magnitude));
+    }
+
+    #[test]
+    fn plot_components_resolve_by_name_index_or_magnitude() {
+        let names: Vec<String> = ["u", "v", "p"].map(String::from).to_vec();
+        let parse = |t: &str| PlotComponent::parse(t).unwrap();
+        assert_eq!(parse("p").resolve(&names).unwrap(), Drawn::Component(2));
+        assert_eq!(parse("1").resolve(&names).unwrap(), Drawn::Component(1));
+        assert_eq!(
+            parse("magnitude").resolve(&names).unwrap(),
+            Drawn::Magnitude
+        );
+        assert_eq!(
+            parse("3").resolve(&names).unwrap_err().option,
+            "plot_component"
+        );
+        assert_eq!(
+            parse("w").resolve(&names).unwrap_err().option,
+            "plot_component"
+        );
+        let one = vec!["f".to_string()];
+        assert!(parse("magnitude").resolve(&one).is_err());
     }
 }

@@ -13,6 +13,7 @@ use crate::network::Inr;
 const VERTEX_BATCH: usize = 2048;
 
 /// A mesh with the order-1 interpolant of the INR on it.
+#[derive(Clone)]
 pub struct MeshField {
     mesh: Mesh,
     /// The network's value at every vertex, vertex-major (`v * ncomp + c`); kept for hanging
@@ -21,6 +22,8 @@ pub struct MeshField {
     /// `raw` with hanging vertices replaced by their constraint: the field that is saved.
     values: Vec<f64>,
     ncomp: usize,
+    /// The INR's output names, one per component.
+    names: Vec<String>,
 }
 
 impl MeshField {
@@ -30,6 +33,7 @@ impl MeshField {
             raw: Vec::new(),
             values: Vec::new(),
             ncomp: inr.output_dim(),
+            names: inr.output_names().to_vec(),
         };
         f.update(inr)?;
         Ok(f)
@@ -43,6 +47,10 @@ impl MeshField {
     }
     pub fn ncomp(&self) -> usize {
         self.ncomp
+    }
+    /// The name of each component.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// Refines the marked elements (one mark per current element).

@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
+use crate::config::{Config, Drawn, UsageError};
 use crate::experiment::name::{Method, RunSettings, parse_folder, python_float};
 use crate::experiment::records::IterationRecord;
 use crate::field::MeshField;
 use crate::mesh::{HEX_EDGES_ALONG, Mesh};
 use crate::plot::{
-    Curve, FieldPicture, PlotError, render_convergence_png, render_field_png, render_slices_png,
+    Curve, FieldPicture, PlotError, SheetLayout, render_convergence_png, render_field_png,
+    render_sheet_png, render_slices_png,
 };
 
 /// Pixels of a 2-D mesh's picture (square domains fill it beside the colour bar).
@@ -44,8 +45,19 @@ pub fn draw_iteration(
     let mut written = Vec::with_capacity(2);
     if let Some(rec) = records.last() {
         let path = dir.join(iteration_file(rec.it));
-        let title = iteration_title(cfg, field.ncomp(), rec);
-        draw_field(field, &title, &path, picture_size(field.mesh().dim()))?;
+        // The run checked --plot_component before its first iteration (`drawn`).
+        let drawn = drawn(cfg, field.names()).map_err(|e| PlotError::Draw {
+            what: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let title = iteration_title(cfg, field.names(), drawn, rec);
+        draw_field_drawn(
+            field,
+            drawn,
+            &title,
+            &path,
+            picture_size(field.mesh().dim()),
+        )?;
         written.push(path);
     }
     let path = dir.join(CONVERGENCE_FILE);
@@ -55,19 +67,43 @@ pub fn draw_iteration(
     Ok(written)
 }
 
-/// "hos — it 3 — 1,234 DOFs — RMSE 1.234e-2", naming the component drawn when there are several.
-pub fn iteration_title(cfg: &Config, ncomp: usize, rec: &IterationRecord) -> String {
-    let mut t = format!(
-        "{} — it {} — {} DOFs — RMSE {:.3e}",
+/// What `--plot_component` draws of a field whose outputs are `names` (default: the first).
+pub fn drawn(cfg: &Config, names: &[String]) -> Result<Drawn, UsageError> {
+    match &cfg.plot_component {
+        Some(c) => c.resolve(names),
+        None => Ok(Drawn::Component(0)),
+    }
+}
+
+/// The name of what is drawn: an output's name, or `|u, v|` for the magnitude.
+pub fn drawn_name(names: &[String], drawn: Drawn) -> String {
+    let name = |c: usize| {
+        names
+            .get(c)
+            .cloned()
+            .unwrap_or_else(|| format!("output {c}"))
+    };
+    match drawn {
+        Drawn::Component(c) => name(c),
+        Drawn::Magnitude => format!("|{}, {}|", name(0), name(1)),
+    }
+}
+
+/// "hos — f — it 3 — 1,234 DOFs — RMSE 1.234e-2": the key, what is drawn, the iteration.
+pub fn iteration_title(
+    cfg: &Config,
+    names: &[String],
+    drawn: Drawn,
+    rec: &IterationRecord,
+) -> String {
+    format!(
+        "{} — {} — it {} — {} DOFs — RMSE {:.3e}",
         cfg.key,
+        drawn_name(names, drawn),
         rec.it,
         thousands(rec.dofs),
         rec.rmse
-    );
-    if ncomp > 1 {
-        t.push_str(&format!(" — output 1 of {ncomp}"));
-    }
-    t
+    )
 }
 
 /// `1234567` as "1,234,567".
@@ -88,10 +124,21 @@ pub fn picture_size(dim: usize) -> (u32, u32) {
     if dim == 2 { FIELD_SIZE } else { SLICES_SIZE }
 }
 
-/// The field picture of a quad mesh, or the three mid-plane slices of a hex mesh, of `size`
-/// pixels.
+/// The field picture (first component) of a quad mesh, or the three mid-plane slices of a
+/// hex mesh, of `size` pixels.
 pub fn draw_field(
     field: &MeshField,
+    title: &str,
+    path: &Path,
+    size: (u32, u32),
+) -> Result<(), PlotError> {
+    draw_field_drawn(field, Drawn::Component(0), title, path, size)
+}
+
+/// As [`draw_field`], showing `drawn` (a component or the magnitude of the first two).
+pub fn draw_field_drawn(
+    field: &MeshField,
+    drawn: Drawn,
     title: &str,
     path: &Path,
     size: (u32, u32),
@@ -100,7 +147,7 @@ pub fn draw_field(
     let (lo, hi) = mesh.bounding_box();
     if mesh.dim() == 2 {
         let (cells, hanging) = quad_outlines(mesh);
-        let sampler = sampler(field, |p: &[f64; 2]| [p[0], p[1], 0.0]);
+        let sampler = sampler(field, drawn, |p: &[f64; 2]| [p[0], p[1], 0.0]);
         let pic = FieldPicture {
             title: title.to_string(),
             bounds: ([lo[0], lo[1]], [hi[0], hi[1]]),
@@ -115,7 +162,7 @@ pub fn draw_field(
     let outlines: Vec<_> = slices.iter().map(|s| s.outlines(mesh)).collect();
     let samplers: Vec<_> = slices
         .iter()
-        .map(|s| sampler(field, move |p: &[f64; 2]| s.lift(p)))
+        .map(|s| sampler(field, drawn, move |p: &[f64; 2]| s.lift(p)))
         .collect();
     let pics: [FieldPicture; 3] = std::array::from_fn(|k| {
         let s = &slices[k];
@@ -150,10 +197,11 @@ fn format_coordinate(x: f64, extent: f64) -> String {
     if s == "-0" { "0".into() } else { s }
 }
 
-/// The interpolant's first output component at picture points, lifted to mesh points by
-/// `lift`; NaN outside the mesh.
+/// What `drawn` says of the interpolant at picture points, lifted to mesh points by `lift`;
+/// NaN outside the mesh.
 fn sampler<'a>(
     field: &'a MeshField,
+    drawn: Drawn,
     lift: impl Fn(&[f64; 2]) -> [f64; 3] + Sync + 'a,
 ) -> impl Fn(&[[f64; 2]], &mut [f64]) + Sync + 'a {
     move |points: &[[f64; 2]], out: &mut [f64]| {
@@ -163,12 +211,97 @@ fn sampler<'a>(
             *o = match mesh.locate_point(&lift(p)) {
                 Some((e, xi)) => {
                     mesh.evaluate_in_element(values, ncomp, e, &xi, &mut all);
-                    all[0]
+                    match drawn {
+                        Drawn::Component(c) => all[c],
+                        Drawn::Magnitude => all[0].hypot(all[1]),
+                    }
                 }
                 None => f64::NAN,
             };
         }
     }
+}
+
+/// File name of a series' contact sheet, beside its series.pvd.
+pub const SHEET_FILE: &str = "series.png";
+/// Most panels in a row of the contact sheet.
+pub const SHEET_COLUMNS: usize = 5;
+/// Pixels of one contact-sheet panel (with its title and axes).
+const SHEET_PANEL: (u32, u32) = (400, 430);
+
+/// Pixels of the contact sheet of `n` slices: [`SHEET_COLUMNS`] panels a row, the colour bar
+/// and the title beside and above them.
+pub fn sheet_size(n: usize) -> (u32, u32) {
+    let cols = n.clamp(1, SHEET_COLUMNS) as u32;
+    let rows = n.max(1).div_ceil(SHEET_COLUMNS) as u32;
+    (
+        (cols * SHEET_PANEL.0 + 170).min(crate::plot::MAX_SIZE.0),
+        (rows * SHEET_PANEL.1 + 70).min(crate::plot::MAX_SIZE.1),
+    )
+}
+
+/// The contact sheet of a time series: one panel per slice (its last iteration's field; for a
+/// hex mesh the mid-plane across z), titled by its time, all on one colour scale so the
+/// colours compare across time.
+pub fn draw_sheet(
+    title: &str,
+    slices: &[(f64, MeshField)],
+    drawn: Drawn,
+    path: &Path,
+) -> Result<SheetLayout, PlotError> {
+    struct Panel {
+        bounds: ([f64; 2], [f64; 2]),
+        outlines: (Vec<Outline>, Vec<[f64; 2]>),
+        axes: (String, String),
+        title: String,
+    }
+    let mut panels = Vec::with_capacity(slices.len());
+    let mut samplers: Vec<Box<crate::plot::FieldSampler<'_>>> = Vec::with_capacity(slices.len());
+    for (t, field) in slices {
+        let mesh = field.mesh();
+        let (lo, hi) = mesh.bounding_box();
+        let title = format!(
+            "t = {} — {} DOFs",
+            python_float(*t),
+            thousands(mesh.num_vertices())
+        );
+        if mesh.dim() == 2 {
+            panels.push(Panel {
+                bounds: ([lo[0], lo[1]], [hi[0], hi[1]]),
+                outlines: quad_outlines(mesh),
+                axes: ("x".into(), "y".into()),
+                title,
+            });
+            samplers.push(Box::new(sampler(field, drawn, |p: &[f64; 2]| {
+                [p[0], p[1], 0.0]
+            })));
+        } else {
+            let s = Slice::mid_plane(mesh, 2);
+            let [u, v] = s.in_plane;
+            panels.push(Panel {
+                bounds: ([lo[u], lo[v]], [hi[u], hi[v]]),
+                outlines: s.outlines(mesh),
+                axes: (AXES[u].into(), AXES[v].into()),
+                title,
+            });
+            samplers.push(Box::new(sampler(field, drawn, move |p: &[f64; 2]| {
+                s.lift(p)
+            })));
+        }
+    }
+    let pics: Vec<FieldPicture> = panels
+        .iter()
+        .zip(&samplers)
+        .map(|(p, f)| FieldPicture {
+            title: p.title.clone(),
+            bounds: p.bounds,
+            cells: &p.outlines.0,
+            hanging: &p.outlines.1,
+            value_at: f.as_ref(),
+            axis_labels: p.axes.clone(),
+        })
+        .collect();
+    render_sheet_png(title, &pics, SHEET_COLUMNS, path, sheet_size(slices.len()))
 }
 
 type Outline = [[f64; 2]; 4];
@@ -420,7 +553,11 @@ pub fn convergence_curves(
     dir: &Path,
     records: &[IterationRecord],
 ) -> ConvergenceRuns {
-    let tslice = cfg.is_ct().then(|| python_float(cfg.time_slice));
+    // Only runs of the same slice compare (CT keys, and a network sliced in time on a smaller
+    // mesh, whose folder names its slice).
+    let tslice = parse_folder(dir, &cfg.key)
+        .and_then(|s| s.value("tslice").map(str::to_string))
+        .or_else(|| cfg.is_ct().then(|| python_float(cfg.time_slice)));
     let mut runs: Vec<Run> = candidate_dirs(cfg, dir)
         .iter()
         .filter_map(|d| read_run(d, &cfg.key, tslice.as_deref()))

@@ -33,5 +33,6 @@ pub mod random;
 #[doc(hidden)]
 pub mod ranks;
 pub mod run;
+pub mod series;
 
 pub use error::Error;

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             FAILED,
         );
     }
-    match pool.install(|| pruningamr::run::run(&cfg, &console)) {
+    match pool.install(|| pruningamr::series::run(&cfg, &console)) {
         // Interrupted: parameters.json says so; the status is the shell's 128 + signal.
         Ok(_) if console.stop.signal() != 0 => {
             let signal = console.stop.signal();

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 
 pub use colormap::viridis;
 pub use convergence::{Curve, render_convergence_png};
-pub use field::{FieldPicture, FieldSampler, render_field_png, render_slices_png};
+pub use field::{
+    FieldPicture, FieldSampler, SheetLayout, render_field_png, render_sheet_png, render_slices_png,
+};
 
 /// Smallest picture drawn: below this the axes, labels and colour bar do not fit.
 pub const MIN_SIZE: (u32, u32) = (240, 180);

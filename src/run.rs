@@ -84,7 +84,7 @@ pub struct Inputs {
 pub fn load_inputs(cfg: &Config) -> Result<Inputs, Error> {
     // The network first: a missing or broken --checkpoint is the error to report, not the
     // start mesh its name does not have.
-    let (file, network_source, notes) = match &cfg.checkpoint {
+    let (mut file, network_source, notes) = match &cfg.checkpoint {
         Some(p) => {
             let loaded = crate::network::load(p)?;
             (loaded.file, p.display().to_string(), loaded.notes)
@@ -97,16 +97,24 @@ pub fn load_inputs(cfg: &Config) -> Result<Inputs, Error> {
     let (mesh, mesh_source) = match &cfg.mesh {
         Some(p) => (Mesh::read(p)?, p.display().to_string()),
         None => {
-            let text = crate::network::builtin_mesh(&cfg.key)?;
+            let text = match cfg.time_slices {
+                Some(_) => crate::network::builtin::builtin_sliced_mesh(&cfg.key)?,
+                None => crate::network::builtin_mesh(&cfg.key)?,
+            };
             let name = format!("built-in mesh of {}", cfg.key);
             (Mesh::parse(text, &name)?, name)
         }
     };
-    let coordinates = if cfg.is_ct() {
-        Coordinates::TimeSlice { t: cfg.time_slice }
-    } else {
-        Coordinates::Identity
-    };
+    let coordinates = Coordinates::for_run(
+        cfg.is_ct(),
+        cfg.time_slices.is_some(),
+        file.input_dim(),
+        mesh.dim(),
+        cfg.time_slice,
+    );
+    if file.output_names.is_empty() {
+        file.output_names = crate::network::builtin::output_names(&cfg.key, file.output_dim());
+    }
     let inr = Inr::new(file, coordinates, mesh.dim()).map_err(|source| Error::Inr {
         what: format!("{network_source} on {mesh_source}"),
         source,
@@ -298,7 +306,8 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
     };
     check_uniform_memory(cfg, &inputs.mesh, n_uniform, inputs.inr.output_dim())?;
     check_rmse_memory(cfg, &inputs.inr)?;
-    let dir = crate::experiment::name::folder(cfg);
+    let time_sliced = inputs.inr.coordinates().time().is_some();
+    let dir = crate::experiment::name::folder_with(cfg, time_sliced);
     prepare_dir(&dir)?;
     let lock = FolderLock::acquire(&dir)?;
     let removed = remove_earlier_results(&dir)?;
@@ -359,7 +368,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         true => {
             let pv_dir = dir.join("ParaView");
             Some(
-                ParaViewWriter::new(&pv_dir, "pruningamr", Vec::new())
+                ParaViewWriter::new(&pv_dir, "pruningamr", inr.output_names().to_vec())
                     .map_err(Error::write(pv_dir))?,
             )
         }
@@ -525,7 +534,7 @@ fn view_hint(cfg: &Config, dir: &Path, it: usize) -> String {
 
 /// What parameters.json says about the run besides its settings and records.
 fn run_facts<'a>(
-    inr: &Inr,
+    inr: &'a Inr,
     mesh: &Mesh,
     (lo, hi): ([f64; 3], [f64; 3]),
     network_source: &'a str,
@@ -545,5 +554,6 @@ fn run_facts<'a>(
         network_source,
         mesh_source,
         notes,
+        output_names: inr.output_names(),
     }
 }

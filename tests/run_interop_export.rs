@@ -70,10 +70,10 @@ fn export(name: &str, args: &[&str]) {
         "{name}: the run left no hanging vertex to check"
     );
     assert_eq!(summary.iterations.len(), iterations.len());
-    let names: Vec<String> = if ncomp == 1 {
-        vec!["INRgf".into()]
-    } else {
-        (0..ncomp).map(|c| format!("INRgf_{c}")).collect()
+    // The built-in keys' output names (the VTU point-data arrays).
+    let names: Vec<String> = match ncomp {
+        1 => vec!["f".into()],
+        _ => ["u", "v", "p"].map(String::from).to_vec(),
     };
     let probe = json!({
         "dim": dim,

@@ -331,9 +331,15 @@ fn a_multi_output_field_names_the_component_drawn() {
         scoring_gflop: 0.0,
         seconds: Default::default(),
     };
+    use pruningamr::config::Drawn;
+    assert_eq!(field.names(), ["u", "v", "p"]);
     assert_eq!(
-        pruningamr::figures::iteration_title(&cfg, field.ncomp(), &rec),
-        "NS_PINN — it 7 — 12,345 DOFs — RMSE 1.234e-2 — output 1 of 3"
+        pruningamr::figures::iteration_title(&cfg, field.names(), Drawn::Component(0), &rec),
+        "NS_PINN — u — it 7 — 12,345 DOFs — RMSE 1.234e-2"
+    );
+    assert_eq!(
+        pruningamr::figures::iteration_title(&cfg, field.names(), Drawn::Magnitude, &rec),
+        "NS_PINN — |u, v| — it 7 — 12,345 DOFs — RMSE 1.234e-2"
     );
     std::fs::create_dir_all(&out.0).expect("dir");
     let path = out.0.join("start.png");

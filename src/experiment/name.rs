@@ -29,15 +29,37 @@ impl Method {
 }
 
 /// The folder of a run: `<output>/<key>_original[_tslice_T]` for `--original`, else
-/// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`.
+/// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`, as the
+/// settings alone tell it: `_tslice_` for CT keys and `--time_slices` runs. The run itself
+/// uses [`folder_with`] once it knows whether its network is sliced in time.
 pub fn folder(cfg: &Config) -> PathBuf {
-    let tslice = if cfg.is_ct() {
-        format!("_tslice_{}", python_float(cfg.time_slice))
-    } else {
-        String::new()
+    folder_with(cfg, cfg.is_ct() || cfg.time_slices.is_some())
+}
+
+/// The folder of a run whose network is (`time_sliced`) or is not sliced in time: CT keys, and
+/// a network with a time input on a mesh one dimension smaller (NS_PINN on a 2-D mesh), get
+/// `_tslice_<time_slice>`, so the slices of one series never share a folder.
+pub fn folder_with(cfg: &Config, time_sliced: bool) -> PathBuf {
+    let tslice = match time_sliced {
+        true => format!("{TSLICE}{}", python_float(cfg.time_slice)),
+        false => String::new(),
     };
+    run_folder(cfg, &tslice)
+}
+
+/// The folder of a `--time_slices` series (its `series.pvd` and `series.png`): the slices'
+/// folder name with `_tslice_<t>` replaced by `_series`, beside them:
+/// `<output>/<key>/[avg_error/]thrs_…_errsamp_<n>_series`, or `<output>/<key>_original_series`.
+pub fn series_folder(cfg: &Config) -> PathBuf {
+    run_folder(cfg, SERIES)
+}
+
+const TSLICE: &str = "_tslice_";
+const SERIES: &str = "_series";
+
+fn run_folder(cfg: &Config, suffix: &str) -> PathBuf {
     if cfg.original {
-        return cfg.output.join(format!("{}_original{}", cfg.key, tslice));
+        return cfg.output.join(format!("{}_original{}", cfg.key, suffix));
     }
     let mut dir = cfg.output.join(&cfg.key);
     if cfg.avg_error {
@@ -50,8 +72,18 @@ pub fn folder(cfg: &Config) -> PathBuf {
         python_float(cfg.epsilon),
         cfg.id_samples,
         cfg.error_samples,
-        tslice
+        suffix
     ))
+}
+
+/// The settings of a series folder of [`series_folder`] (those its slices share), or None
+/// for any other folder.
+pub fn parse_series_folder(dir: &Path, key: &str) -> Option<RunSettings> {
+    let name = dir.file_name()?.to_str()?;
+    let run = name.strip_suffix(SERIES)?;
+    let settings = parse_folder(&dir.with_file_name(run), key)?;
+    // A slice's folder decodes too; a series folder has no time of its own.
+    settings.value("tslice").is_none().then_some(settings)
 }
 
 /// One run's settings as its folder name spells them (what differs between sibling runs).
@@ -213,6 +245,63 @@ mod tests {
     }
 
     #[test]
+    fn series_folders_sit_beside_their_slices_and_decode() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (
+                &[
+                    "--INR_key",
+                    "CT_demo",
+                    "--time_slices",
+                    "0:1:5",
+                    "--prop_threshold",
+                    "0.6",
+                ],
+                "o/CT_demo/thrs_0.001_prop_thrs_0.6_eps_0.001_nsamp_256_errsamp_128_series",
+                "o/CT_demo/thrs_0.001_prop_thrs_0.6_eps_0.001_nsamp_256_errsamp_128_tslice_0.25",
+            ),
+            (
+                &["--INR_key", "CT_demo", "--original", "--time_slices", "0,1"],
+                "o/CT_demo_original_series",
+                "o/CT_demo_original_tslice_0.25",
+            ),
+            (
+                &[
+                    "--INR_key",
+                    "NS_PINN",
+                    "--avg_error",
+                    "--time_slices",
+                    "0,5,10",
+                ],
+                "o/NS_PINN/avg_error/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128_series",
+                "o/NS_PINN/avg_error/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128_tslice_0.25",
+            ),
+        ];
+        for (args, series, slice) in cases {
+            let mut full = vec!["--output", "o", "--time_slice", "0.25"];
+            full.extend_from_slice(args);
+            let cfg = cli_of(&full).validate().unwrap();
+            assert_eq!(series_folder(&cfg), Path::new(series));
+            assert_eq!(folder(&cfg), Path::new(slice));
+            assert_eq!(folder_with(&cfg, true), Path::new(slice));
+            let s = parse_series_folder(&series_folder(&cfg), &cfg.key).expect("decodes");
+            let mut of_slice = parse_folder(&folder(&cfg), &cfg.key).expect("decodes");
+            of_slice.values.retain(|(n, _)| *n != "tslice");
+            assert_eq!(s, of_slice, "{series}");
+            // Neither is mistaken for the other.
+            assert!(parse_series_folder(&folder(&cfg), &cfg.key).is_none());
+            assert!(parse_folder(&series_folder(&cfg), &cfg.key).is_none());
+        }
+        // Without a time input in the settings, no _tslice_.
+        let c = cli_of(&["--output", "o", "--INR_key", "NS_PINN"])
+            .validate()
+            .unwrap();
+        assert_eq!(
+            folder(&c),
+            Path::new("o/NS_PINN/thrs_0.001_prop_thrs_0.2_eps_0.001_nsamp_256_errsamp_128")
+        );
+    }
+
+    #[test]
     fn floats_format_like_python_str() {
         let cases = [
             (0.001, "0.001"),
@@ -274,7 +363,8 @@ mod tests {
                 (false, false) => Method::Pruning,
             };
             assert_eq!(s.method, method, "{}", dir.display());
-            let tslice = cfg.is_ct().then(|| python_float(cfg.time_slice));
+            let tslice =
+                (cfg.is_ct() || cfg.time_slices.is_some()).then(|| python_float(cfg.time_slice));
             assert_eq!(s.value("tslice"), tslice.as_deref(), "{}", dir.display());
             if !cfg.original {
                 assert_eq!(

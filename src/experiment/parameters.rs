@@ -38,6 +38,8 @@ pub struct RunFacts<'a> {
     pub network_source: &'a str,
     pub mesh_source: &'a str,
     pub notes: &'a [String],
+    /// The name of each output component.
+    pub output_names: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -60,6 +62,9 @@ struct Parameters<'a> {
     init_num_vertices: usize,
     /// {"0": [rmse, dofs], …} in iteration order.
     err_dof_dict: serde_json::Map<String, Value>,
+    /// The outputs' names, and per name its RMSE at each iteration (in iteration order).
+    output_names: &'a [String],
+    rmse_per_output: serde_json::Map<String, Value>,
     time_slice: f64,
     seed: u64,
     threads: usize,
@@ -80,6 +85,15 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
     let mut err_dof_dict = serde_json::Map::new();
     for r in &summary.iterations {
         err_dof_dict.insert(r.it.to_string(), serde_json::json!([r.rmse, r.dofs]));
+    }
+    let mut rmse_per_output = serde_json::Map::new();
+    for (c, name) in facts.output_names.iter().enumerate() {
+        let per_it: Vec<Value> = summary
+            .iterations
+            .iter()
+            .map(|r| r.rmse_per_component.get(c).copied().into())
+            .collect();
+        rmse_per_output.insert(name.clone(), Value::Array(per_it));
     }
     let p = Parameters {
         status: summary.status,
@@ -102,6 +116,8 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
         true_DOFs: facts.true_dofs,
         init_num_vertices: summary.init_num_vertices,
         err_dof_dict,
+        output_names: facts.output_names,
+        rmse_per_output,
         time_slice: cfg.time_slice,
         seed: cfg.seed,
         threads: cfg.threads,

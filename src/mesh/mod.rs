@@ -29,7 +29,7 @@ pub use hanging::{Constraint, HangingConstraints};
 pub use reference::HEX_EDGES_ALONG;
 pub use sample::ElementSampler;
 pub use write_mfem::format_g8;
-pub use write_vtk::ParaViewWriter;
+pub use write_vtk::{ParaViewWriter, write_collection};
 
 use geometry::Inverse;
 use keys::FxMap;

@@ -135,8 +135,9 @@ pub struct ParaViewWriter {
 }
 
 impl ParaViewWriter {
-    /// Creates `dir` if needed. `field_names` name the field's components (an empty list
-    /// means `INRgf` for one component, `INRgf_0`, `INRgf_1`, … for more).
+    /// Creates `dir` if needed. `field_names` name the field's components (the run passes the
+    /// INR's output names; an empty list means the original's `INRgf` for one component,
+    /// `INRgf_0`, `INRgf_1`, … for more).
     pub fn new(dir: &Path, name: &str, field_names: Vec<String>) -> io::Result<ParaViewWriter> {
         std::fs::create_dir_all(dir)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
@@ -185,19 +186,31 @@ impl ParaViewWriter {
         self.steps.retain(|(i, _)| *i != it);
         self.steps.push((it, file));
         self.steps.sort_by_key(|(i, _)| *i);
-        let mut pvd = String::from(
-            "<?xml version=\"1.0\"?>\n<VTKFile type=\"Collection\" version=\"1.0\" byte_order=\"LittleEndian\">\n<Collection>\n",
-        );
-        for (i, f) in &self.steps {
-            pvd.push_str(&format!(
-                "<DataSet timestep=\"{i}\" group=\"\" part=\"0\" file=\"{}\"/>\n",
-                xml_escape(f)
-            ));
-        }
-        pvd.push_str("</Collection>\n</VTKFile>\n");
-        write_atomically(&self.pvd_path(), |w| w.write_all(pvd.as_bytes()))?;
+        let steps: Vec<(String, String)> = self
+            .steps
+            .iter()
+            .map(|(i, f)| (i.to_string(), f.clone()))
+            .collect();
+        write_collection(&self.pvd_path(), &steps)?;
         Ok(path)
     }
+}
+
+/// Writes a `.pvd` collection: one data set per (time step as written, file relative to the
+/// collection's folder), in the order given.
+pub fn write_collection(path: &Path, steps: &[(String, String)]) -> io::Result<()> {
+    let mut pvd = String::from(
+        "<?xml version=\"1.0\"?>\n<VTKFile type=\"Collection\" version=\"1.0\" byte_order=\"LittleEndian\">\n<Collection>\n",
+    );
+    for (t, f) in steps {
+        pvd.push_str(&format!(
+            "<DataSet timestep=\"{}\" group=\"\" part=\"0\" file=\"{}\"/>\n",
+            xml_escape(t),
+            xml_escape(f)
+        ));
+    }
+    pvd.push_str("</Collection>\n</VTKFile>\n");
+    write_atomically(path, |w| w.write_all(pvd.as_bytes()))
 }
 
 #[cfg(test)]

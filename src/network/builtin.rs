@@ -80,6 +80,31 @@ pub fn builtin_mesh(key: &str) -> Result<&'static str, BuiltinError> {
     })
 }
 
+/// The start mesh of a key sliced in time (`--time_slices`): NS_PINN's (x, y, t) network goes
+/// on the x-y cross-section of its 3-D start mesh; every other key keeps its own.
+pub(crate) fn builtin_sliced_mesh(key: &str) -> Result<&'static str, BuiltinError> {
+    match key {
+        "NS_PINN" => Ok(include_str!("../../meshes/NS_PINN_2x2_xy.mesh")),
+        k => builtin_mesh(k),
+    }
+}
+
+/// The names of a key's outputs when its network file names none: NS_PINN's flow u, v, p;
+/// the sin(1/r) networks' f; a CT network's density; else `f` / `f_0`, `f_1`, ...
+pub(crate) fn output_names(key: &str, outputs: usize) -> Vec<String> {
+    let named: &[&str] = match key {
+        "NS_PINN" => &["u", "v", "p"],
+        "hos" | "hol" | "hof" => &["f"],
+        k if is_ct_key(k) => &["density"],
+        _ => &[],
+    };
+    if named.len() == outputs {
+        named.iter().map(|n| n.to_string()).collect()
+    } else {
+        super::inr::generic_output_names(outputs)
+    }
+}
+
 fn builtin_bytes(key: &str) -> Option<&'static [u8]> {
     Some(match key {
         "hos" => include_bytes!("../../checkpoints/hos.npz"),

@@ -22,6 +22,9 @@ pub struct NetworkFile {
     /// Fourier feature matrix G, input_dim × F; the first layer then takes 2F inputs.
     pub fourier_gauss: Option<Mat<f32>>,
     pub output_scale: Option<f32>,
+    /// A name per output (u, v, p); empty when the file names none. Filled from the built-in
+    /// key's names, or by a network config.
+    pub output_names: Vec<String>,
 }
 
 impl NetworkFile {
@@ -33,6 +36,7 @@ impl NetworkFile {
             input_std: None,
             fourier_gauss: None,
             output_scale: None,
+            output_names: Vec::new(),
         }
     }
 
@@ -103,6 +107,25 @@ impl NetworkFile {
                     ));
                 }
             }
+        }
+        if !self.output_names.is_empty() && self.output_names.len() != self.output_dim() {
+            return Err(format!(
+                "{} output names ({}) for {} outputs",
+                self.output_names.len(),
+                self.output_names.join(", "),
+                self.output_dim()
+            ));
+        }
+        if let Some((i, _)) = self
+            .output_names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| n.trim().is_empty() || self.output_names[..*i].contains(n))
+        {
+            return Err(format!(
+                "output name {:?} is empty or repeated",
+                self.output_names[i]
+            ));
         }
         if let Some(s) = self.output_scale
             && !(s.is_finite() && s != 0.0)

@@ -14,6 +14,41 @@ pub enum Coordinates {
     Identity,
     /// A 4-D (t, z, y, x) INR on a 3-D mesh: the point (x, y, z) becomes (t, z, y, x).
     TimeSlice { t: f64 },
+    /// A space-time INR whose time is its last input (NS_PINN's (x, y, t)) on a mesh one
+    /// dimension smaller: the point (x, y[, z]) becomes (x, y[, z], t).
+    AppendTime { t: f64 },
+}
+
+impl Coordinates {
+    /// How a run places a network with `net_inputs` coordinates on a `mesh_dim`-D mesh: CT
+    /// keys take time first, reversed space (the original's (t, z, y, x)); in a time series
+    /// (`slicing`), any other network with one input more than the mesh has dimensions takes
+    /// time as its last input; else the mesh coordinates are the network's. Outside a series
+    /// such a network is refused as before: a 3-D network on a 2-D mesh is more often a
+    /// mistake than a wish for its slice at the default `--time_slice`.
+    pub fn for_run(
+        is_ct: bool,
+        slicing: bool,
+        net_inputs: usize,
+        mesh_dim: usize,
+        t: f64,
+    ) -> Coordinates {
+        if is_ct {
+            Coordinates::TimeSlice { t }
+        } else if slicing && net_inputs == mesh_dim + 1 {
+            Coordinates::AppendTime { t }
+        } else {
+            Coordinates::Identity
+        }
+    }
+
+    /// The time of the slice, for coordinates that slice a network in time.
+    pub fn time(self) -> Option<f64> {
+        match self {
+            Coordinates::Identity => None,
+            Coordinates::TimeSlice { t } | Coordinates::AppendTime { t } => Some(t),
+        }
+    }
 }
 
 /// Why a network cannot stand for a field on a given mesh.
@@ -36,6 +71,8 @@ pub struct Inr {
     file: NetworkFile,
     coordinates: Coordinates,
     mesh_dim: usize,
+    /// One name per output: the file's `output_names`, else `f` / `f_0`, `f_1`, ...
+    output_names: Vec<String>,
 }
 
 impl Inr {
@@ -47,7 +84,9 @@ impl Inr {
         file.validate()?;
         let (given, how) = match coordinates {
             Coordinates::Identity => (mesh_dim, ""),
-            Coordinates::TimeSlice { .. } => (mesh_dim + 1, " plus the time slice"),
+            Coordinates::TimeSlice { .. } | Coordinates::AppendTime { .. } => {
+                (mesh_dim + 1, " plus the time slice")
+            }
         };
         if file.input_dim() != given {
             return Err(InrError::InputDimension {
@@ -57,11 +96,22 @@ impl Inr {
                 given,
             });
         }
+        let output_names = if file.output_names.is_empty() {
+            generic_output_names(file.output_dim())
+        } else {
+            file.output_names.clone()
+        };
         Ok(Inr {
             file,
             coordinates,
             mesh_dim,
+            output_names,
         })
+    }
+
+    /// The name of each output component (VTU arrays, picture titles, parameters.json).
+    pub fn output_names(&self) -> &[String] {
+        &self.output_names
     }
 
     pub fn network(&self) -> &Network {
@@ -90,6 +140,11 @@ impl Inr {
         match self.coordinates {
             Coordinates::Identity => [p[0], p[1], p[2], 0.0],
             Coordinates::TimeSlice { t } => [t, p[2], p[1], p[0]],
+            Coordinates::AppendTime { t } => {
+                let mut q = [p[0], p[1], p[2], 0.0];
+                q[self.mesh_dim.min(3)] = t;
+                q
+            }
         }
     }
 
@@ -144,6 +199,14 @@ impl Inr {
     }
 }
 
+/// Names of outputs nobody named: `f` for one, `f_0`, `f_1`, ... for more.
+pub(crate) fn generic_output_names(n: usize) -> Vec<String> {
+    match n {
+        1 => vec!["f".to_string()],
+        n => (0..n).map(|c| format!("f_{c}")).collect(),
+    }
+}
+
 /// Points per network evaluation. A layer's activations then stay in cache between its GEMM
 /// and its bias + activation pass; measured on this machine class (`examples/bench_forward`),
 /// 256 rows run the 32-wide network at 197 GFLOP/s against 52 at 4096 rows, and the 256-wide
@@ -185,6 +248,34 @@ mod tests {
         // x·G = 0.25 at x = (1, 0): cos(π/2) = 0, sin(π/2) = 1 → 0·1 + 1·2 + 0.5
         let v = inr.eval_points(&[[1.0, 0.0, 0.0]]);
         assert!((v[0] - 2.5).abs() < 1e-5);
+    }
+
+    #[test]
+    fn appended_time_is_the_last_input() {
+        let inr = Inr::new(
+            NetworkFile::plain(linear(3)),
+            Coordinates::for_run(false, true, 3, 2, 10.0),
+            2,
+        )
+        .unwrap();
+        assert_eq!(inr.coordinates(), Coordinates::AppendTime { t: 10.0 });
+        assert_eq!(inr.to_inr(&[1.0, 2.0, 0.0]), [1.0, 2.0, 10.0, 0.0]);
+        // (1, 2, 10) · (1, 2, 3) + 0.5
+        assert!((inr.eval_points(&[[1.0, 2.0, 0.0]])[0] - 35.5).abs() < 1e-5);
+        assert_eq!(inr.output_names(), ["f"]);
+        assert_eq!(
+            Coordinates::for_run(false, true, 3, 3, 1.0),
+            Coordinates::Identity
+        );
+        // Outside a series a 3-input network on a 2-D mesh is not sliced (and then refused).
+        assert_eq!(
+            Coordinates::for_run(false, false, 3, 2, 1.0),
+            Coordinates::Identity
+        );
+        assert_eq!(
+            Coordinates::for_run(true, false, 4, 3, 1.0),
+            Coordinates::TimeSlice { t: 1.0 }
+        );
     }
 
     #[test]

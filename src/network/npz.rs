@@ -195,6 +195,7 @@ pub fn read_npz(bytes: &[u8], path: &Path) -> Result<NetworkFile, CheckpointErro
         input_std: vector("input_std")?,
         fourier_gauss,
         output_scale,
+        output_names: Vec::new(),
     };
     file.validate().map_err(|e| bad(e.to_string()))?;
     Ok(file)

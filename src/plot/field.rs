@@ -45,7 +45,7 @@ pub fn render_field_png(
     size: (u32, u32),
 ) -> Result<(), PlotError> {
     let mut canvas = Canvas::new(size)?;
-    draw_figure(&mut canvas, &pic.title, std::slice::from_ref(pic), false)?;
+    draw_figure(&mut canvas, &pic.title, std::slice::from_ref(pic), false, 1)?;
     canvas.save_png(path)
 }
 
@@ -59,8 +59,35 @@ pub fn render_slices_png(
     size: (u32, u32),
 ) -> Result<(), PlotError> {
     let mut canvas = Canvas::new(size)?;
-    draw_figure(&mut canvas, title, pics, true)?;
+    draw_figure(&mut canvas, title, pics, true, pics.len())?;
     canvas.save_png(path)
+}
+
+/// Where a contact sheet's parts landed, in pixels (x, y, width, height): what a reader of the
+/// picture (a test) needs to find them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SheetLayout {
+    /// Each panel's plotting rectangle, in the order of the pictures.
+    pub panels: Vec<[i32; 4]>,
+    /// The one colour bar.
+    pub colour_bar: [i32; 4],
+    /// The value range of the colour bar, shared by every panel.
+    pub range: (f64, f64),
+}
+
+/// Draws `pics` as a contact sheet, `columns` panels per row, each with its own title, under
+/// one `title`, all on one colour scale (the range of every panel's values) with one bar.
+pub fn render_sheet_png(
+    title: &str,
+    pics: &[FieldPicture],
+    columns: usize,
+    path: &Path,
+    size: (u32, u32),
+) -> Result<SheetLayout, PlotError> {
+    let mut canvas = Canvas::new(size)?;
+    let layout = draw_figure(&mut canvas, title, pics, true, columns.max(1))?;
+    canvas.save_png(path)?;
+    Ok(layout)
 }
 
 /// Points per call of `value_at`: big enough for the network's GEMMs to be efficient, small
@@ -81,12 +108,14 @@ struct Sampled {
     values: Vec<f64>,
 }
 
+/// Draws the panels `columns` per row (rows as needed) and the shared colour bar.
 fn draw_figure(
     canvas: &mut Canvas,
     title: &str,
     pics: &[FieldPicture],
     panel_titles: bool,
-) -> Result<(), PlotError> {
+    columns: usize,
+) -> Result<SheetLayout, PlotError> {
     for pic in pics {
         check_bounds(pic)?;
     }
@@ -107,7 +136,8 @@ fn draw_figure(
         (0, title_band),
         (width.saturating_sub(bar_band), height - title_band),
     );
-    let areas = body.split_evenly((1, pics.len()));
+    let columns = columns.clamp(1, pics.len().max(1));
+    let areas = body.split_evenly((pics.len().div_ceil(columns).max(1), columns));
 
     let mut charts = Vec::with_capacity(pics.len());
     for (pic, area) in pics.iter().zip(&areas) {
@@ -127,15 +157,18 @@ fn draw_figure(
     let top = sampled.iter().map(|s| s.y0).min().unwrap_or(0);
     let bottom = sampled.iter().map(|s| s.y0 + s.h as i32).max().unwrap_or(1);
     let bar_x = (width.saturating_sub(bar_band) + (px * 1.2) as u32) as i32;
-    draw_colour_bar(
-        &root,
-        (bar_x, top),
-        (bar_w, (bottom - top).max(2) as u32),
-        range,
-        tick_px,
-    )?;
+    let bar_h = (bottom - top).max(2) as u32;
+    draw_colour_bar(&root, (bar_x, top), (bar_w, bar_h), range, tick_px)?;
     root.present()
-        .map_err(|e| draw_err("the picture")(e.to_string()))
+        .map_err(|e| draw_err("the picture")(e.to_string()))?;
+    Ok(SheetLayout {
+        panels: sampled
+            .iter()
+            .map(|s| [s.x0, s.y0, s.w as i32, s.h as i32])
+            .collect(),
+        colour_bar: [bar_x, top, bar_w as i32, bar_h as i32],
+        range,
+    })
 }
 
 fn check_bounds(pic: &FieldPicture) -> Result<(), PlotError> {
