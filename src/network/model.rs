@@ -25,6 +25,15 @@ pub enum Activation {
     Elu {
         alpha: f32,
     },
+    /// sin(ω z) (SIREN). Loaders fold ω into the layer's weight and bias, so networks run
+    /// with ω = 1 and the kernels see sin alone.
+    Sine {
+        omega: f32,
+    },
+    /// exp(−(s z)²) (Gaussian activation networks); loaders fold s like Sine's ω.
+    Gauss {
+        scale: f32,
+    },
     Identity,
 }
 
@@ -40,6 +49,8 @@ impl Activation {
             Activation::Gelu { .. } => "GELU",
             Activation::Softplus { .. } => "Softplus",
             Activation::Elu { .. } => "ELU",
+            Activation::Sine { .. } => "Sine",
+            Activation::Gauss { .. } => "Gauss",
             Activation::Identity => "Identity",
         }
     }
@@ -60,6 +71,8 @@ impl Activation {
                 threshold: 20.0,
             },
             "ELU" => Activation::Elu { alpha: 1.0 },
+            "Sine" => Activation::Sine { omega: 1.0 },
+            "Gauss" => Activation::Gauss { scale: 1.0 },
             "Identity" => Activation::Identity,
             _ => return None,
         })
@@ -99,6 +112,11 @@ impl Activation {
                 } else {
                     alpha * x.exp_m1()
                 }
+            }
+            Activation::Sine { omega } => (omega * x).sin(),
+            Activation::Gauss { scale } => {
+                let s = scale * x;
+                (-(s * s)).exp()
             }
             Activation::Identity => x,
         }
