@@ -115,6 +115,20 @@ pub struct Cli {
     /// (also `|uv|`): the length of the first two components (a velocity). Default: the first.
     #[arg(long = "plot_component")]
     pub plot_component: Option<String>,
+    // What a network file does not say about itself (README, "Bring your own network").
+    /// Activations of a state dict: one for every hidden layer (the output Identity), or one
+    /// per layer, comma separated, parameters after a colon: sine:30, tanh,
+    /// relu,relu,identity, leakyrelu:0.2, softplus:2, gauss:1.5.
+    #[arg(long = "activations")]
+    pub activations: Option<String>,
+    /// Network config JSON (activations, encoding, input normalization, output scale and
+    /// names); default: <checkpoint>.json beside the checkpoint, if it exists.
+    #[arg(long = "network_config")]
+    pub network_config: Option<PathBuf>,
+    /// Before meshing, evaluate the network at the points x of this npz and stop if it
+    /// differs from its y by more than 1e-4 of y's range.
+    #[arg(long = "verify")]
+    pub verify: Option<PathBuf>,
 }
 
 /// A command-line value that cannot be used; reported as `pruningamr: --option: why`.
@@ -165,6 +179,10 @@ pub struct Config {
     pub time_slices: Option<Vec<f64>>,
     /// `--plot_component`: the output drawn (resolved against the network's names at start).
     pub plot_component: Option<PlotComponent>,
+    /// `--activations`, parsed.
+    pub activations: Option<crate::network::ActivationList>,
+    pub network_config: Option<PathBuf>,
+    pub verify: Option<PathBuf>,
 }
 
 impl Cli {
@@ -225,6 +243,26 @@ impl Cli {
             }
         }
         let (time_slices, plot_component) = self.validate_series()?;
+        let activations = match &self.activations {
+            None => None,
+            Some(text) => Some(
+                crate::network::ActivationList::parse(text).map_err(|w| usage("activations", w))?,
+            ),
+        };
+        if self.checkpoint.is_none() {
+            for (given, option) in [
+                (self.activations.is_some(), "activations"),
+                (self.network_config.is_some(), "network_config"),
+            ] {
+                if given {
+                    return Err(usage(
+                        option,
+                        "describes a network file; give it with --checkpoint FILE (the built-in \
+                         networks store their own)",
+                    ));
+                }
+            }
+        }
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -255,6 +293,9 @@ impl Cli {
             quiet: self.quiet,
             time_slices,
             plot_component,
+            activations,
+            network_config: self.network_config.clone(),
+            verify: self.verify.clone(),
         })
     }
 }

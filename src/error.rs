@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::config::UsageError;
 use crate::mesh::MeshError;
+use crate::network::verify::VerifyError;
 use crate::network::{BuiltinError, CheckpointError, InrError};
 use crate::plot::PlotError;
 
@@ -19,6 +20,9 @@ pub enum Error {
     /// A network file that cannot be read.
     #[error(transparent)]
     Network(#[from] CheckpointError),
+    /// `--verify`: the network differs from the user's values, or they cannot be read.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
     /// A start mesh that cannot be read or used.
     #[error(transparent)]
     Mesh(#[from] MeshError),
@@ -59,6 +63,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::FolderInUse { .. } => true,
             Error::Builtin(b) => b.is_usage(),
+            Error::Network(c) => c.is_usage(),
             _ => false,
         }
     }

@@ -84,9 +84,15 @@ pub struct Inputs {
 pub fn load_inputs(cfg: &Config) -> Result<Inputs, Error> {
     // The network first: a missing or broken --checkpoint is the error to report, not the
     // start mesh its name does not have.
-    let (mut file, network_source, notes) = match &cfg.checkpoint {
+    let (mut file, network_source, mut notes) = match &cfg.checkpoint {
         Some(p) => {
-            let loaded = crate::network::load(p)?;
+            let loaded = crate::network::load_with(
+                p,
+                &crate::network::Description::from_options(
+                    cfg.activations.clone(),
+                    cfg.network_config.as_deref(),
+                )?,
+            )?;
             (loaded.file, p.display().to_string(), loaded.notes)
         }
         None => {
@@ -94,6 +100,9 @@ pub fn load_inputs(cfg: &Config) -> Result<Inputs, Error> {
             (file, source, Vec::new())
         }
     };
+    if let Some(v) = &cfg.verify {
+        notes.push(crate::network::verify::report(&file, v)?);
+    }
     let (mesh, mesh_source) = match &cfg.mesh {
         Some(p) => (Mesh::read(p)?, p.display().to_string()),
         None => {

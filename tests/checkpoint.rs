@@ -627,14 +627,25 @@ fn sequential_models_and_nested_state_dicts_load() {
     p.str("2.weight")
         .tensor("FloatStorage", "2", 3, 0, &[1, 3], &[3, 1]);
     p.op(b"us.");
-    let c = read_torch_checkpoint(&crafted_checkpoint(p.0, &st), Path::new("sd.pt"), None).unwrap();
+    // A state dict that is not the original's own class stores no activations: it is never
+    // run with assumed ones (issue 14); the error names the option and the layers.
+    let bytes = crafted_checkpoint(p.0, &st);
+    let err = read_torch_checkpoint(&bytes, Path::new("sd.pt"), None).unwrap_err();
+    assert!(err.is_usage(), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("sd.pt: ") && msg.contains("--activations") && msg.contains("2→3→1"),
+        "{msg}"
+    );
+    let given = [Activation::Relu, Activation::Identity];
+    let c = read_torch_checkpoint(&bytes, Path::new("sd.pt"), Some(&given)).unwrap();
     assert_eq!(
         c.layout,
         TorchLayout::FlatStateDict {
             prefix: String::new()
         }
     );
-    assert_eq!(c.activations, ActivationSource::AssumedReluIdentity);
+    assert_eq!(c.activations, ActivationSource::Given);
     let l = c.file.network.layers();
     assert_eq!(
         (l[0].activation, l[1].activation),

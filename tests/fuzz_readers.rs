@@ -1,7 +1,8 @@
 //! The fuzz targets' work on stable Rust, so `cargo test` keeps covering it: thousands of
 //! seeded mutations (byte flips, truncations, insertions, token swaps) of valid meshes and
 //! network files must each end in Ok or Err naming the file, never a panic. The seeds are the
-//! fuzzers' own (`fuzz/seeds/`), which must load as they are; inputs the fuzzers found are
+//! fuzzers' own (`fuzz/seeds/`: meshes, checkpoints, ONNX graphs, safetensors files), which
+//! must load as they are; inputs the fuzzers found are
 //! kept below as regressions. `PRUNINGAMR_FUZZ_ROUNDS=N` runs N mutations per seed.
 
 use std::io::{Cursor, Read};
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 #[path = "../fuzz/harness/checkpoint_input.rs"]
 mod checkpoint_input;
+#[path = "../fuzz/harness/graph_input.rs"]
+mod graph_input;
 
 use checkpoint_input::{Loaded, exercise_network, load, zip_of};
 use pruningamr::mesh::Mesh;
@@ -334,5 +337,73 @@ fn hex_folded_along_an_edge_is_refused() {
     assert!(
         err.starts_with("found.mesh:6:") && err.contains("a fold"),
         "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// ONNX graphs and safetensors files, as the `onnx` and `safetensors` fuzz targets run them.
+
+/// Protobuf and JSON pieces that steer mutations into the structure (tags of the ONNX
+/// fields the reader decodes, dtype names and header keys of safetensors).
+const GRAPH_TOKENS: &[&[u8]] = &[
+    b"\x08\x07",
+    b"\x3a",
+    b"\x0a",
+    b"\x12",
+    b"\x22",
+    b"Gemm",
+    b"MatMul",
+    b"Sin",
+    b"Concat",
+    b"Add",
+    b"\"dtype\":\"F32\"",
+    b"\"shape\":[",
+    b"\"data_offsets\":[0,",
+    b"__metadata__",
+    b"pruningamr",
+    b"\xff\xff\xff\xff",
+];
+
+fn graph_mutations(
+    target: &str,
+    load: fn(&[u8]) -> Result<pruningamr::network::NetworkFile, String>,
+    seed: u64,
+) {
+    for (name, bytes) in seeds(target) {
+        let f = load(&bytes).unwrap_or_else(|e| panic!("seed {name}: {e}"));
+        exercise_network(&f);
+    }
+    let mut rng = Rng(seed);
+    let (mut ok, mut refused) = (0usize, 0usize);
+    for (_, seed) in seeds(target) {
+        for _ in 0..rounds(1500) {
+            let bytes = mutate_bytes(&mut rng, &seed, GRAPH_TOKENS);
+            match load(&bytes) {
+                Ok(f) => {
+                    ok += 1;
+                    exercise_network(&f);
+                }
+                Err(e) => {
+                    refused += 1;
+                    assert!(e.starts_with("fuzz.") || e.starts_with("--"), "{e}");
+                }
+            }
+        }
+    }
+    println!("{target}: {ok} loaded, {refused} refused");
+    assert!(refused > 0 && ok > 0);
+}
+
+#[test]
+fn onnx_seeds_load_and_mutants_never_panic() {
+    graph_mutations("onnx", graph_input::load_onnx, 0x0123_4567_89ab_cdef);
+}
+
+#[test]
+fn safetensors_seeds_load_and_mutants_never_panic() {
+    graph_mutations(
+        "safetensors",
+        graph_input::load_safetensors,
+        0xfeed_f00d_dead_beef,
     );
 }

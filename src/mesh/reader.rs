@@ -364,6 +364,9 @@ fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshErr
     let mut kind: Option<(&str, usize)> = None;
     let mut n: [Option<(i64, usize)>; 3] = [None; 3];
     let mut s: [Option<(f64, usize)>; 3] = [None; 3];
+    // The port's addition: the box's lower corner (MFEM's INLINE meshes start at 0, but INRs
+    // usually live on [−1, 1]^d).
+    let mut origin = [0.0f64; 3];
     while tk.peek().is_some() {
         let (key, kline) = tk.next("a key")?;
         let (eq, eline) = tk.next(&format!("'=' after '{key}'"))?;
@@ -389,6 +392,14 @@ fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshErr
                     return Err(tk.err(line, format!("{key} must be a positive length, found {v}")));
                 }
                 s[a] = Some((v, line));
+            }
+            "x0" | "y0" | "z0" => {
+                let a = usize::from(key.as_bytes()[0] - b'x');
+                let (v, line) = tk.float(key)?;
+                if !(v.is_finite() && v.abs() <= 1e300) {
+                    return Err(tk.err(line, format!("{key} must be a finite number, found {v}")));
+                }
+                origin[a] = v;
             }
             other => return Err(tk.err(kline, format!("unknown INLINE mesh key '{other}'"))),
         }
@@ -426,9 +437,13 @@ fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshErr
             .ok()
             .filter(|&c| c <= 1 << 16)
             .ok_or_else(|| tk.err(line, format!("n{name} = {nv} is too large")))?;
-        // Vertices sit at i·s/n: both the far side and one cell must be ordinary floats.
+        // Vertices sit at x0 + i·s/n: both the far side and one cell must be ordinary floats,
+        // and a cell must not vanish next to the origin's magnitude.
         let n = counts[a] as f64;
-        if !((sv * n).is_finite() && (sv / n).is_normal()) {
+        let far = origin[a] + sv;
+        if !((sv * n).is_finite() && (sv / n).is_normal() && far.is_finite())
+            || sv / n <= origin[a].abs() * 1e-12
+        {
             return Err(tk.err(
                 sline,
                 format!("s{name} = {sv} with n{name} = {nv} puts vertices beyond what floats hold"),
@@ -448,19 +463,20 @@ fn parse_inline(file: &str, lines: &[(usize, &str)]) -> Result<RootMesh, MeshErr
             ),
         ));
     }
-    let mesh = build_box(dim, counts, sizes);
+    let mesh = build_box(dim, counts, sizes, origin);
     // Cells of ordinary sizes can still have a volume below what floats hold (2^-600 per side
     // in 3D).
     check_elements(&mesh, file, &[])?;
     Ok(mesh)
 }
 
-/// The tensor grid of an INLINE mesh: vertex (i, j, k) at (i·sx/nx, j·sy/ny, k·sz/nz).
-fn build_box(dim: usize, n: [usize; 3], s: [f64; 3]) -> RootMesh {
+/// The tensor grid of an INLINE mesh: vertex (i, j, k) at (x0 + i·sx/nx, y0 + j·sy/ny,
+/// z0 + k·sz/nz).
+fn build_box(dim: usize, n: [usize; 3], s: [f64; 3], origin: [f64; 3]) -> RootMesh {
     let pz = if dim == 3 { n[2] + 1 } else { 1 };
     let (px, py) = (n[0] + 1, n[1] + 1);
     let id = |i: usize, j: usize, k: usize| (i + px * (j + py * k)) as u32;
-    let coord = |i: usize, a: usize| i as f64 * s[a] / n[a] as f64;
+    let coord = |i: usize, a: usize| origin[a] + i as f64 * s[a] / n[a] as f64;
     let mut vertices = Vec::with_capacity(px * py * pz);
     for k in 0..pz {
         for j in 0..py {

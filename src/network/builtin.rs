@@ -66,7 +66,10 @@ pub enum BuiltinError {
 impl BuiltinError {
     /// True when the command line is at fault (exit status 2), not a file.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, BuiltinError::Load(_))
+        match self {
+            BuiltinError::Load(c) => c.is_usage(),
+            _ => true,
+        }
     }
 }
 

@@ -27,6 +27,15 @@ pub enum Activation {
     Elu {
         alpha: f32,
     },
+    /// sin(ω z) (SIREN). Loaders fold ω into the layer's weight and bias, so networks run
+    /// with ω = 1 and the kernels see sin alone.
+    Sine {
+        omega: f32,
+    },
+    /// exp(−(s z)²) (Gaussian activation networks); loaders fold s like Sine's ω.
+    Gauss {
+        scale: f32,
+    },
     Identity,
 }
 
@@ -42,6 +51,8 @@ impl Activation {
             Activation::Gelu { .. } => "GELU",
             Activation::Softplus { .. } => "Softplus",
             Activation::Elu { .. } => "ELU",
+            Activation::Sine { .. } => "Sine",
+            Activation::Gauss { .. } => "Gauss",
             Activation::Identity => "Identity",
         }
     }
@@ -62,6 +73,8 @@ impl Activation {
                 threshold: 20.0,
             },
             "ELU" => Activation::Elu { alpha: 1.0 },
+            "Sine" => Activation::Sine { omega: 1.0 },
+            "Gauss" => Activation::Gauss { scale: 1.0 },
             "Identity" => Activation::Identity,
             _ => return None,
         })
@@ -102,6 +115,11 @@ impl Activation {
                     alpha * x.exp_m1()
                 }
             }
+            Activation::Sine { omega } => (omega * x).sin(),
+            Activation::Gauss { scale } => {
+                let s = scale * x;
+                (-(s * s)).exp()
+            }
             Activation::Identity => x,
         }
     }
@@ -119,6 +137,8 @@ impl Activation {
             Activation::Gelu { tanh_approx: true } => Some(Kind::GeluTanh),
             Activation::Softplus { beta, threshold } => Some(Kind::Softplus { beta, threshold }),
             Activation::Elu { alpha } => Some(Kind::Elu { alpha }),
+            Activation::Sine { omega } => Some(Kind::Sine { omega }),
+            Activation::Gauss { scale } => Some(Kind::Gauss { s: scale }),
         }
     }
 

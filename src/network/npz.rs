@@ -5,10 +5,11 @@
 //! - `weight_0`, `bias_0`, `weight_1`, `bias_1`, …: float16/32/64, weight `out × in` (C or
 //!   Fortran order), bias 1-D of length `out`; indices from 0 without gaps;
 //! - `activations`: 1-D string array (`np.array(["ReLU", "ReLU", "Identity"])`, dtype `<U…`),
-//!   one PyTorch class name per layer: ReLU, LeakyReLU, Tanh, SiLU, Sigmoid, GELU, Softplus,
-//!   ELU, Identity (case does not matter). Parameters follow after colons:
-//!   `LeakyReLU:0.2` (negative_slope), `ELU:1.5` (alpha), `Softplus:2` or `Softplus:2:10`
-//!   (beta, threshold), `GELU:tanh` (approximate); absent parameters take PyTorch's defaults;
+//!   one per layer: ReLU, LeakyReLU, Tanh, SiLU, Sigmoid, GELU, Softplus, ELU, Sine, Gauss,
+//!   Identity (case does not matter; the aliases of `netconfig::parse_activation`).
+//!   Parameters follow after colons: `LeakyReLU:0.2` (negative_slope), `ELU:1.5` (alpha),
+//!   `Softplus:2` or `Softplus:2:10` (beta, threshold), `GELU:tanh` (approximate), `Sine:30`
+//!   (ω: sin(ω z)), `Gauss:2` (s: exp(−(s z)²)); absent parameters take PyTorch's defaults;
 //! - optional `input_mean`, `input_std`: 1-D, one entry per input coordinate; the network
 //!   sees (x − mean)/std; both or neither; std > 0;
 //! - optional `fourier_gauss`: 2-D, input_dim × F; the first layer then takes the 2F features
@@ -26,7 +27,8 @@ use faer::Mat;
 use super::archive::{member_names, open_zip, read_file, read_member};
 use super::error::CheckpointError;
 use super::file::NetworkFile;
-use super::model::{Activation, Layer, Network};
+use super::model::{Layer, Network};
+pub use super::netconfig::{activation_spec, parse_activation};
 use super::npy::{NpyArray, NpyData, parse_npy, write_npy_f32, write_npy_text};
 
 /// Reads a network saved in the project's npz format.
@@ -147,6 +149,7 @@ pub fn read_npz(bytes: &[u8], path: &Path) -> Result<NetworkFile, CheckpointErro
             activation,
         });
     }
+    super::netconfig::fold_frequencies(&mut layers);
     let network = Network::new(layers).map_err(|source| CheckpointError::Network {
         path: path.to_path_buf(),
         source,
@@ -207,92 +210,6 @@ fn index_of(stem: &str, prefix: &str) -> Option<usize> {
         return None;
     }
     digits.parse().ok()
-}
-
-/// Reads an activation as written in `activations`: a PyTorch class name (any case),
-/// optionally followed by `:`-separated parameters.
-pub fn parse_activation(spec: &str) -> Result<Activation, String> {
-    let mut parts = spec.trim().split(':');
-    let name = parts.next().unwrap_or("");
-    let params: Vec<&str> = parts.collect();
-    let canonical = [
-        "ReLU",
-        "LeakyReLU",
-        "Tanh",
-        "SiLU",
-        "Sigmoid",
-        "GELU",
-        "Softplus",
-        "ELU",
-        "Identity",
-    ]
-    .into_iter()
-    .find(|c| c.eq_ignore_ascii_case(name));
-    let Some(base) = canonical.and_then(Activation::from_name) else {
-        return Err(format!(
-            "unknown activation {spec:?}; expected ReLU, LeakyReLU, Tanh, SiLU, Sigmoid, GELU, \
-             Softplus, ELU or Identity"
-        ));
-    };
-    let num = |i: usize, what: &str| -> Result<Option<f32>, String> {
-        let Some(p) = params.get(i) else {
-            return Ok(None);
-        };
-        match p.trim().parse::<f32>() {
-            Ok(v) if v.is_finite() => Ok(Some(v)),
-            _ => Err(format!("{spec:?}: {what} {p:?} is not a finite number")),
-        }
-    };
-    let max_params = match base {
-        Activation::LeakyRelu { .. } | Activation::Elu { .. } | Activation::Gelu { .. } => 1,
-        Activation::Softplus { .. } => 2,
-        _ => 0,
-    };
-    if params.len() > max_params {
-        return Err(format!(
-            "{spec:?}: {} takes {max_params} parameter(s), got {}",
-            base.name(),
-            params.len()
-        ));
-    }
-    Ok(match base {
-        Activation::LeakyRelu { negative_slope } => Activation::LeakyRelu {
-            negative_slope: num(0, "negative_slope")?.unwrap_or(negative_slope),
-        },
-        Activation::Elu { alpha } => Activation::Elu {
-            alpha: num(0, "alpha")?.unwrap_or(alpha),
-        },
-        Activation::Softplus { beta, threshold } => Activation::Softplus {
-            beta: num(0, "beta")?.unwrap_or(beta),
-            threshold: num(1, "threshold")?.unwrap_or(threshold),
-        },
-        Activation::Gelu { .. } => match params.first().map(|p| p.trim()) {
-            None | Some("none") => Activation::Gelu { tanh_approx: false },
-            Some("tanh") => Activation::Gelu { tanh_approx: true },
-            Some(p) => {
-                return Err(format!(
-                    "{spec:?}: GELU approximation {p:?} is not none or tanh"
-                ));
-            }
-        },
-        other => other,
-    })
-}
-
-/// How [`parse_activation`] reads an activation back: the class name, with its parameters
-/// when they differ from PyTorch's defaults (Rust's shortest round-trip float formatting).
-pub fn activation_spec(a: Activation) -> String {
-    let default = Activation::from_name(a.name());
-    if Some(a) == default {
-        return a.name().to_owned();
-    }
-    match a {
-        Activation::LeakyRelu { negative_slope } => format!("LeakyReLU:{negative_slope}"),
-        Activation::Elu { alpha } => format!("ELU:{alpha}"),
-        Activation::Softplus { beta, threshold } => format!("Softplus:{beta}:{threshold}"),
-        Activation::Gelu { tanh_approx: true } => "GELU:tanh".to_owned(),
-        other => other.name().to_owned(),
-    }
 }
 
 /// The npz bytes of a network (float32, stored without compression).
@@ -368,6 +285,7 @@ pub fn save_npz(path: &Path, net: &NetworkFile) -> Result<(), CheckpointError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::model::Activation;
 
     #[test]
     fn activation_specs_round_trip() {

@@ -5,18 +5,17 @@
 //! - the original PruningAMR dict: `weights_list`, `bias_list` (plain lists or
 //!   `ParameterList`s), `act_list` (a list or `ModuleList` of activation modules), optional
 //!   `gauss` (Fourier matrix, input_dim × F; an empty tensor means none), other keys ignored;
-//! - flat state dicts: `weights_list.N` / `bias_list.N`, or `<prefix>N.weight` /
-//!   `<prefix>N.bias` (for example `Layers.0.weight`, or `0.weight` of an `nn.Sequential`);
-//!   `weights_list.N` wins when both are present (they are the same tensors in the original's
-//!   files), and a missing bias is zero;
 //! - a pickled `nn.Sequential` / `nn.ModuleList` of `Linear` and activation modules;
-//! - any of these under a `state_dict` / `model_state_dict` / `model` key.
+//! - state dicts, any of the layouts `state_dict` recognises (`Layers.N`, `net.N.linear`,
+//!   `linears.N`, `N.weight`, weight norm, …), also under a `state_dict` /
+//!   `model_state_dict` / `model` / `net` key, and NeRP's `{'net': …, 'enc': B}`.
 //!
-//! A state dict holds no activation classes. Unless the caller gives them, a flat state dict
-//! is read as the original's networks are built: ReLU on every hidden layer and Identity on
-//! the output; [`TorchCheckpoint::activations`] says when that assumption was made.
+//! A state dict holds no activation classes: they come from the caller (`--activations`, a
+//! network config), or, for the original's own `Layers.N` class only, from what that class
+//! builds (ReLU, Identity on the output); anything else without them is an error
+//! ([`CheckpointError::Undescribed`]). [`TorchCheckpoint::activations`] says which.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -26,14 +25,21 @@ use super::archive::{Archive, member_names, open_zip, read_file, read_member};
 use super::error::CheckpointError;
 use super::file::NetworkFile;
 use super::model::{Activation, Layer, Network};
-use super::pickle::{Dict, Pickle, StorageDtype, TensorRef, Value, unpickle};
+use super::netconfig::{
+    ActivationsFrom, Description, EncodingConfig, FeatureOrder, MatrixRef, MatrixShape,
+    apply_config, fold_frequencies, state_dict_network,
+};
+use super::pickle::{Dict, Pickle, PickleError, StorageDtype, TensorRef, Value, unpickle};
+use super::state_dict::recognise;
+use super::tensor::Tensor;
 
 /// Where the activations of a loaded network come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActivationSource {
     /// Module objects in the file.
     File,
-    /// The file has none (a state dict): ReLU on hidden layers, Identity on the output.
+    /// The original's own `Layers.N` state dict: ReLU on hidden layers, Identity on the
+    /// output, as its class builds them.
     AssumedReluIdentity,
     /// The caller's list.
     Given,
@@ -79,6 +85,16 @@ pub fn read_torch_checkpoint(
     path: &Path,
     activations: Option<&[Activation]>,
 ) -> Result<TorchCheckpoint, CheckpointError> {
+    read_torch_with(bytes, path, &Description::with_activations(activations))
+}
+
+/// [`read_torch_checkpoint`] with what the user says about the network (`--activations`,
+/// a network config).
+pub(crate) fn read_torch_with(
+    bytes: &[u8],
+    path: &Path,
+    desc: &Description,
+) -> Result<TorchCheckpoint, CheckpointError> {
     let mut archive = open_zip(bytes, path)?;
     let names = member_names(&archive);
     let Some(pkl_name) = names
@@ -118,11 +134,8 @@ pub fn read_torch_checkpoint(
             ));
         }
     };
-    let pickle = unpickle(&pkl).map_err(|source| CheckpointError::Pickle {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let spec = network_spec(&pickle, pickle.root(), 0)
+    let pickle = unpickle(&pkl).map_err(|e| pickle_error(path, e))?;
+    let parsed = network_spec(&pickle, pickle.root(), 0)
         .map_err(|w| CheckpointError::content(path, w.to_string()))?;
     let mut storages = Storages {
         archive,
@@ -131,7 +144,109 @@ pub fn read_torch_checkpoint(
         path,
         cache: HashMap::new(),
     };
-    assemble(spec, &mut storages, activations)
+    match parsed {
+        Parsed::Spec(spec) => assemble(spec, &mut storages, desc),
+        Parsed::Flat {
+            entries,
+            keys,
+            nerp,
+        } => flat_network(entries, keys, nerp, &mut storages, desc),
+    }
+}
+
+/// A pickle that names a class outside the allow-list: a whole pickled module of the user's
+/// own class cannot be read without running its code, so say what to save instead.
+fn pickle_error(path: &Path, e: PickleError) -> CheckpointError {
+    if let PickleError::Forbidden { name } = &e {
+        // `package.module.ClassName`: a class of the user's code, not a function such as
+        // `os.system`.
+        let class = name
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_uppercase()));
+        let torch_or_std = ["torch.", "collections.", "builtins.", "numpy."]
+            .iter()
+            .any(|p| name.starts_with(p));
+        if class && !torch_or_std {
+            return CheckpointError::content(
+                path,
+                format!(
+                    "data.pkl: {e}; it is a whole pickled module of class `{name}` \
+                     (torch.save(model)), which cannot be read without running that class's \
+                     code: save torch.save(model.state_dict(), FILE) instead and give \
+                     --activations"
+                ),
+            );
+        }
+    }
+    CheckpointError::Pickle {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// The largest number of parameters densified from a state dict (1 GiB of f32).
+const MAX_STATE_DICT_ELEMENTS: u64 = 1 << 28;
+
+/// A flat state dict: every tensor densified in order, then the layer stack recognised.
+fn flat_network(
+    entries: Vec<(String, TensorRef)>,
+    keys: Vec<String>,
+    nerp: bool,
+    storages: &mut Storages<'_>,
+    desc: &Description,
+) -> Result<TorchCheckpoint, CheckpointError> {
+    let path = storages.path;
+    if entries.is_empty() {
+        return Err(CheckpointError::content(path, no_network_message(&keys)));
+    }
+    let mut total = 0u64;
+    let mut tensors = Vec::with_capacity(entries.len());
+    for (name, t) in entries {
+        total = total.saturating_add(t.numel());
+        if total > MAX_STATE_DICT_ELEMENTS {
+            return Err(CheckpointError::content(
+                path,
+                format!(
+                    "the state dict holds more than {MAX_STATE_DICT_ELEMENTS} parameters \
+                 (reached at {name}); this reader is meant for small MLPs"
+                ),
+            ));
+        }
+        let data = storages.dense(&t, &name)?;
+        let shape = t.size.iter().map(|&d| d as usize).collect();
+        tensors.push(Tensor { name, shape, data });
+    }
+    // NeRP saves {'net': state_dict, 'enc': B} and encodes as its FFN code does:
+    // [sin 2πxBᵀ, cos 2πxBᵀ], B features × inputs.
+    let nerp_desc;
+    let desc = if nerp && desc.config.as_ref().is_none_or(|c| c.encoding.is_none()) {
+        let mut d = desc.clone();
+        let mut c = d.config.unwrap_or_default();
+        c.encoding = Some(EncodingConfig::Fourier {
+            matrix: MatrixRef::Key("enc".into()),
+            shape: MatrixShape::FeaturesByInputs,
+            order: FeatureOrder::SinCos,
+            scale: std::f64::consts::TAU,
+        });
+        d.config = Some(c);
+        nerp_desc = d;
+        &nerp_desc
+    } else {
+        desc
+    };
+    let r = recognise(tensors, path, desc)?;
+    let prefix = r.prefix.clone();
+    let (file, from) =
+        state_dict_network(path, r.found, &r.name, r.original, r.gauss, r.extras, desc)?;
+    Ok(TorchCheckpoint {
+        file,
+        layout: TorchLayout::FlatStateDict { prefix },
+        activations: match from {
+            ActivationsFrom::Given => ActivationSource::Given,
+            ActivationsFrom::OriginalClass => ActivationSource::AssumedReluIdentity,
+        },
+    })
 }
 
 /// The largest data.pkl read. Unpickling takes up to ~100 bytes of memory per pickle byte
@@ -156,7 +271,7 @@ struct Spec {
 fn assemble(
     spec: Spec,
     storages: &mut Storages<'_>,
-    given: Option<&[Activation]>,
+    desc: &Description,
 ) -> Result<TorchCheckpoint, CheckpointError> {
     let path = storages.path;
     let n = spec.layers.len();
@@ -166,13 +281,51 @@ fn assemble(
             "the checkpoint has no layers",
         ));
     }
+    let given_list = match desc.activation_list()? {
+        Some(list) => Some(
+            list.resolve(n)
+                .map_err(|w| CheckpointError::content(path, w))?,
+        ),
+        None => None,
+    };
+    let given = given_list.as_deref();
+    if !spec.activations_in_file && given.is_none() {
+        let shapes: Vec<String> = spec
+            .layers
+            .iter()
+            .map(|l| format!("{:?}", l.weight.0.size))
+            .collect();
+        return Err(CheckpointError::Undescribed {
+            option: "activations",
+            path: path.to_path_buf(),
+            what: format!(
+                "the dict has weights_list and bias_list ({n} layers, weights {}) but no \
+                 act_list, so it stores no activations; give them with --activations (one \
+                 for every hidden layer, or one per layer) or in a network config",
+                shapes.join(", ")
+            ),
+        });
+    }
     if let Some(acts) = given
-        && acts.len() != n
+        && spec.activations_in_file
     {
-        return Err(CheckpointError::content(
-            path,
-            format!("{} activations were given for {n} layers", acts.len()),
-        ));
+        let stored: Vec<Activation> = spec
+            .layers
+            .iter()
+            .map(|l| l.activation.unwrap_or(Activation::Identity))
+            .collect();
+        if stored != acts {
+            let names: Vec<&str> = stored.iter().map(|a| a.name()).collect();
+            return Err(CheckpointError::Undescribed {
+                option: "activations",
+                path: path.to_path_buf(),
+                what: format!(
+                    "the file stores its activations ({}), which differ from the ones given; \
+                 drop --activations (and \"activations\" from the network config)",
+                    names.join(", ")
+                ),
+            });
+        }
     }
     let source = match (given, spec.activations_in_file) {
         (Some(_), _) => ActivationSource::Given,
@@ -209,9 +362,7 @@ fn assemble(
         let activation = match (given, raw.activation) {
             (Some(acts), _) => acts[i],
             (None, Some(a)) => a,
-            (None, None) if i + 1 == n => Activation::Identity,
-            (None, None) if spec.activations_in_file => Activation::Identity,
-            (None, None) => Activation::Relu,
+            (None, None) => Activation::Identity,
         };
         layers.push(Layer {
             weight,
@@ -237,14 +388,18 @@ fn assemble(
             Some(Mat::from_fn(rows, cols, |r, c| v[r * cols + c]))
         }
     };
+    fold_frequencies(&mut layers);
     let network = Network::new(layers).map_err(|source| CheckpointError::Network {
         path: path.to_path_buf(),
         source,
     })?;
-    let file = NetworkFile {
+    let mut file = NetworkFile {
         fourier_gauss,
         ..NetworkFile::plain(network)
     };
+    if let Some(config) = &desc.config {
+        apply_config(&mut file, config, None, desc, path)?;
+    }
     file.validate()
         .map_err(|w| CheckpointError::content(path, w.to_string()))?;
     Ok(TorchCheckpoint {
@@ -383,13 +538,39 @@ fn decode(dtype: StorageDtype, raw: &[u8], big_endian: bool) -> f32 {
 
 const WRAPPER_KEYS: &[&str] = &["state_dict", "model_state_dict", "model"];
 
-fn network_spec(pk: &Pickle, v: &Value, depth: usize) -> Result<Spec, String> {
+/// What the pickle holds: layers with their tensors named (lists dict, modules), or a flat
+/// state dict to recognise.
+enum Parsed {
+    Spec(Spec),
+    Flat {
+        entries: Vec<(String, TensorRef)>,
+        /// The dict's keys (to name them when none is a tensor).
+        keys: Vec<String>,
+        /// NeRP's {'net': state_dict, 'enc': B}: `enc` is NeRP's Fourier matrix.
+        nerp: bool,
+    },
+}
+
+fn network_spec(pk: &Pickle, v: &Value, depth: usize) -> Result<Parsed, String> {
     if let Some(d) = pk.dict(v) {
-        if let Some(w) = d.get("weights_list") {
-            return lists_layout(pk, d, w);
+        if let Some(w) = d.get("weights_list")
+            && pk.tensor(w).is_none()
+        {
+            return lists_layout(pk, d, w).map(Parsed::Spec);
         }
         if depth == 0 {
-            for key in WRAPPER_KEYS {
+            if let (Some(net), Some(enc)) = (d.get("net"), d.get("enc"))
+                && let (Some(inner), Some(b)) = (pk.dict(net), pk.tensor(enc))
+            {
+                let mut entries = tensor_entries(pk, inner);
+                entries.push(("enc".to_owned(), b.clone()));
+                return Ok(Parsed::Flat {
+                    entries,
+                    keys: dict_keys(d),
+                    nerp: true,
+                });
+            }
+            for key in WRAPPER_KEYS.iter().chain(&["net"]) {
                 if let Some(inner) = d.get(key)
                     && (pk.dict(inner).is_some() || pk.object(inner).is_some())
                 {
@@ -397,23 +578,63 @@ fn network_spec(pk: &Pickle, v: &Value, depth: usize) -> Result<Spec, String> {
                 }
             }
         }
-        return flat_layout(pk, d);
+        return Ok(Parsed::Flat {
+            entries: tensor_entries(pk, d),
+            keys: dict_keys(d),
+            nerp: false,
+        });
     }
     if pk.object(v).is_some() {
         let mut layers = Vec::new();
         modules_layout(pk, v, "model", 0, &mut layers)?;
-        return Ok(Spec {
+        return Ok(Parsed::Spec(Spec {
             layers,
             gauss: None,
             layout: TorchLayout::Modules,
             activations_in_file: true,
-        });
+        }));
     }
     Err(format!(
         "the checkpoint holds a {}, not a network (expected a dict with weights_list, bias_list \
          and act_list, a state dict with `N.weight` keys, or an nn.Sequential)",
         pk.kind(v)
     ))
+}
+
+fn dict_keys(d: &Dict) -> Vec<String> {
+    d.entries()
+        .iter()
+        .take(12)
+        .map(|(k, _)| match k {
+            Value::Str(s) => format!("`{s}`"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+fn no_network_message(keys: &[String]) -> String {
+    format!(
+        "no network found: expected weights_list/bias_list/act_list, \
+         `weights_list.N`/`bias_list.N` or `<name>.N.weight`/`<name>.N.bias` keys; the dict \
+         has {}",
+        if keys.is_empty() {
+            "no keys".to_owned()
+        } else {
+            keys.join(", ")
+        }
+    )
+}
+
+/// The tensors of a state dict, in its order; other values (an epoch count, a config
+/// string) cannot be network parameters.
+fn tensor_entries(pk: &Pickle, d: &Dict) -> Vec<(String, TensorRef)> {
+    d.entries()
+        .iter()
+        .filter_map(|(k, v)| match (k, pk.tensor(v)) {
+            (Value::Str(key), Some(t)) => Some((key.to_string(), t.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 const PARAMETER_LIST: &str = "torch.nn.modules.container.ParameterList";
@@ -527,119 +748,6 @@ fn lists_layout(pk: &Pickle, d: &Dict, weights: &Value) -> Result<Spec, String> 
         gauss: gauss_of(pk, d)?,
         layout: TorchLayout::ListsDict,
         activations_in_file: acts.is_some(),
-    })
-}
-
-/// Splits `Layers.3.weight`-style keys: (prefix with its dot, index, parameter).
-fn split_param_key(key: &str) -> Option<(&str, u64, &str)> {
-    let (stem, param) = key.rsplit_once('.')?;
-    let (prefix, idx) = match stem.rsplit_once('.') {
-        Some((p, i)) => (&key[..p.len() + 1], i),
-        None => ("", stem),
-    };
-    if idx.is_empty() || !idx.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((prefix, idx.parse().ok()?, param))
-}
-
-#[derive(Default)]
-struct Slot<'p> {
-    weight: Option<&'p Value>,
-    bias: Option<&'p Value>,
-}
-
-fn flat_layout(pk: &Pickle, d: &Dict) -> Result<Spec, String> {
-    // The original's own state dicts: `weights_list.N` and `bias_list.N` (no `.weight`).
-    let mut lists: BTreeMap<u64, Slot<'_>> = BTreeMap::new();
-    // Everything else: `<prefix>N.weight` / `<prefix>N.bias`, grouped by prefix.
-    let mut groups: BTreeMap<String, BTreeMap<u64, Slot<'_>>> = BTreeMap::new();
-    for (k, v) in d.entries() {
-        let Value::Str(key) = k else { continue };
-        if let Some(i) = key
-            .strip_prefix("weights_list.")
-            .and_then(|i| i.parse().ok())
-        {
-            lists.entry(i).or_default().weight = Some(v);
-        } else if let Some(i) = key.strip_prefix("bias_list.").and_then(|i| i.parse().ok()) {
-            lists.entry(i).or_default().bias = Some(v);
-        } else if let Some((prefix, i, param)) = split_param_key(key) {
-            let slot = groups
-                .entry(prefix.to_owned())
-                .or_default()
-                .entry(i)
-                .or_default();
-            match param {
-                "weight" => slot.weight = Some(v),
-                "bias" => slot.bias = Some(v),
-                _ => {}
-            }
-        }
-    }
-    let (prefix, slots, contiguous) = if !lists.is_empty() {
-        ("weights_list.".to_owned(), lists, true)
-    } else {
-        groups.retain(|_, s| s.values().any(|slot| slot.weight.is_some()));
-        if groups.len() > 1 {
-            let names: Vec<String> = groups.keys().map(|p| format!("`{p}N.weight`")).collect();
-            return Err(format!(
-                "the state dict holds several stacks of layers ({}); cannot tell which is the \
-                 network",
-                names.join(", ")
-            ));
-        }
-        let Some((prefix, slots)) = groups.into_iter().next() else {
-            let keys: Vec<String> = d
-                .entries()
-                .iter()
-                .take(12)
-                .map(|(k, _)| match k {
-                    Value::Str(s) => format!("`{s}`"),
-                    other => format!("{other:?}"),
-                })
-                .collect();
-            return Err(format!(
-                "no network found: expected weights_list/bias_list/act_list, \
-                 `weights_list.N`/`bias_list.N` or `<name>.N.weight`/`<name>.N.bias` keys; the \
-                 dict has {}",
-                if keys.is_empty() {
-                    "no keys".to_owned()
-                } else {
-                    keys.join(", ")
-                }
-            ));
-        };
-        (prefix, slots, false)
-    };
-    let mut layers = Vec::with_capacity(slots.len());
-    for (n, (i, slot)) in slots.into_iter().enumerate() {
-        let (wname, bname) = if contiguous {
-            (format!("weights_list.{i}"), format!("bias_list.{i}"))
-        } else {
-            (format!("{prefix}{i}.weight"), format!("{prefix}{i}.bias"))
-        };
-        if contiguous && i != n as u64 {
-            return Err(format!("weights_list.{n} is missing (the next is {i})"));
-        }
-        let Some(w) = slot.weight else {
-            return Err(format!("{bname} has no matching {wname}"));
-        };
-        let bias = match slot.bias {
-            Some(b) => Some(tensor(pk, b, &bname)?),
-            None if contiguous => return Err(format!("{wname} has no matching {bname}")),
-            None => None,
-        };
-        layers.push(RawLayer {
-            weight: tensor(pk, w, &wname)?,
-            bias,
-            activation: None,
-        });
-    }
-    Ok(Spec {
-        layers,
-        gauss: gauss_of(pk, d)?,
-        layout: TorchLayout::FlatStateDict { prefix },
-        activations_in_file: false,
     })
 }
 
@@ -796,20 +904,5 @@ mod tests {
         let bf = decode(StorageDtype::BF16, &[0x80, 0x3f], false);
         assert_eq!(bf, 1.0);
         assert_eq!(decode(StorageDtype::F64, &2.5f64.to_be_bytes(), true), 2.5);
-    }
-
-    #[test]
-    fn parameter_keys_split() {
-        assert_eq!(
-            split_param_key("Layers.3.weight"),
-            Some(("Layers.", 3, "weight"))
-        );
-        assert_eq!(split_param_key("0.bias"), Some(("", 0, "bias")));
-        assert_eq!(
-            split_param_key("model.net.12.bias"),
-            Some(("model.net.", 12, "bias"))
-        );
-        assert_eq!(split_param_key("gauss"), None);
-        assert_eq!(split_param_key("weights_list.0"), None);
     }
 }

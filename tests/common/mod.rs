@@ -30,3 +30,4 @@ pub fn read_json(path: &std::path::Path) -> serde_json::Value {
 pub mod meshes;
 pub mod pickle;
 pub mod picture;
+pub mod readers;
