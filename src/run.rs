@@ -7,14 +7,14 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::config::{Config, UsageError};
+use crate::config::{Config, Criterion, UsageError};
 use crate::error::Error;
 use crate::experiment::parameters::{self, Domain, RunFacts};
 use crate::experiment::{
     FinalScoring, IterationKind, IterationRecord, PhaseSeconds, RunSummary, StopReason,
 };
 use crate::field::MeshField;
-use crate::marking::{Scoring, score_basic, score_pruning};
+use crate::marking::{Scoring, score_basic, score_estimate, score_pruning};
 use crate::mesh::{Mesh, ParaViewWriter};
 use crate::metrics::{Rmse, RmseSampling, rmse, rmse_points};
 use crate::network::{Coordinates, Inr};
@@ -194,17 +194,17 @@ fn score(
     let t = Instant::now();
     let progress = |n| obs.advance(n);
     let mesh = field.mesh();
-    let candidates = match cfg.avg_error {
-        true => mesh.num_elements(),
-        false => (0..mesh.num_elements())
+    let candidates = match cfg.criterion {
+        Criterion::Basic | Criterion::Estimate => mesh.num_elements(),
+        Criterion::Pruning => (0..mesh.num_elements())
             .filter(|&e| mesh.element_level(e) as usize == it)
             .count(),
     };
     obs.start("scoring", candidates as u64);
-    let scoring = if cfg.avg_error {
-        score_basic(field.mesh(), field.values(), inr, cfg, it, &progress)?
-    } else {
-        score_pruning(field.mesh(), inr, cfg, it, &progress)
+    let scoring = match cfg.criterion {
+        Criterion::Basic => score_basic(field.mesh(), field.values(), inr, cfg, it, &progress)?,
+        Criterion::Pruning => score_pruning(field.mesh(), inr, cfg, it, &progress),
+        Criterion::Estimate => score_estimate(field.mesh(), field.values(), inr, cfg, &progress),
     };
     obs.finish();
     Ok(Marks {
@@ -312,7 +312,11 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
                     "it {it} (adaptive): scored {} elements, none marked",
                     marks.scoring.scored
                 ));
-                stop = StopReason::Converged;
+                // The estimate criterion marks nothing when no element fits in the budget.
+                stop = match marks.scoring.budget_bound {
+                    true => StopReason::ReachedMaxDofs,
+                    false => StopReason::Converged,
+                };
                 final_scoring = Some(FinalScoring {
                     it,
                     scored: marks.scoring.scored,

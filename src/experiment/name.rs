@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
+use crate::config::{Config, Criterion};
 
 /// How a run refines, as its folder tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,6 +15,8 @@ pub enum Method {
     Pruning,
     /// BasicAMR (`--avg_error`).
     Basic,
+    /// `--criterion estimate`: Dörfler marking by the interpolation-error estimate.
+    Estimate,
 }
 
 impl Method {
@@ -24,12 +26,15 @@ impl Method {
             Method::Uniform => "uniform",
             Method::Pruning => "PruningAMR",
             Method::Basic => "BasicAMR",
+            Method::Estimate => "EstimateAMR",
         }
     }
 }
 
 /// The folder of a run: `<output>/<key>_original[_tslice_T]` for `--original`, else
-/// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`.
+/// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`, and
+/// for the estimate criterion (whose only settings are θ and the samples per element)
+/// `<output>/<key>/estimate/theta_…_errsamp_…[_tslice_T]`.
 pub fn folder(cfg: &Config) -> PathBuf {
     let tslice = if cfg.is_ct() {
         format!("_tslice_{}", python_float(cfg.time_slice))
@@ -40,6 +45,14 @@ pub fn folder(cfg: &Config) -> PathBuf {
         return cfg.output.join(format!("{}_original{}", cfg.key, tslice));
     }
     let mut dir = cfg.output.join(&cfg.key);
+    if cfg.criterion == Criterion::Estimate {
+        return dir.join(ESTIMATE_FOLDER).join(format!(
+            "theta_{}_errsamp_{}{}",
+            python_float(cfg.theta),
+            cfg.error_samples,
+            tslice
+        ));
+    }
     if cfg.avg_error {
         dir = dir.join("avg_error");
     }
@@ -53,6 +66,9 @@ pub fn folder(cfg: &Config) -> PathBuf {
         tslice
     ))
 }
+
+/// The folder under `<output>/<key>/` holding the estimate criterion's runs.
+pub const ESTIMATE_FOLDER: &str = "estimate";
 
 /// One run's settings as its folder name spells them (what differs between sibling runs).
 #[derive(Clone, Debug, PartialEq)]
@@ -76,12 +92,18 @@ pub fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
             values,
         });
     }
-    let rest = name.strip_prefix("thrs_")?;
-    let mut tokens = std::iter::once("thrs").chain(rest.split('_'));
+    let parent = dir.parent().and_then(|p| p.file_name());
+    let estimate = parent == Some(ESTIMATE_FOLDER.as_ref());
+    let (first, rest) = match estimate {
+        true => ("theta", name.strip_prefix("theta_")?),
+        false => ("thrs", name.strip_prefix("thrs_")?),
+    };
+    let mut tokens = std::iter::once(first).chain(rest.split('_'));
     let mut values = Vec::new();
     while let Some(t) = tokens.next() {
         let setting = match t {
-            "thrs" => "threshold",
+            "thrs" if !estimate => "threshold",
+            "theta" if estimate => "theta",
             "prop" if tokens.next() == Some("thrs") => "prop",
             "eps" => "eps",
             "nsamp" => "nsamp",
@@ -91,19 +113,19 @@ pub fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
         };
         values.push((setting, tokens.next()?.to_string()));
     }
-    let basic = dir.parent().and_then(|p| p.file_name()) == Some("avg_error".as_ref());
-    Some(RunSettings {
-        method: if basic {
-            Method::Basic
-        } else {
-            Method::Pruning
-        },
-        values,
-    })
+    let method = if estimate {
+        Method::Estimate
+    } else if parent == Some("avg_error".as_ref()) {
+        Method::Basic
+    } else {
+        Method::Pruning
+    };
+    Some(RunSettings { method, values })
 }
 
 impl RunSettings {
-    /// The value of a setting (`threshold`, `prop`, `eps`, `nsamp`, `errsamp`, `tslice`).
+    /// The value of a setting (`threshold`, `prop`, `eps`, `nsamp`, `errsamp`, `tslice`;
+    /// `theta`, `errsamp`, `tslice` for the estimate criterion).
     pub fn value(&self, name: &str) -> Option<&str> {
         self.values
             .iter()
@@ -202,6 +224,23 @@ mod tests {
             ],
             &["--original"],
             &["--original", "--INR_key", "CT_demo", "--time_slice", "0.5"],
+            &[
+                "--criterion",
+                "estimate",
+                "--theta",
+                "0.35",
+                "--error_samples",
+                "16",
+            ],
+            &[
+                "--criterion",
+                "estimate",
+                "--INR_key",
+                "CT_demo",
+                "--time_slice",
+                "0.25",
+            ],
+            &["--criterion", "basic"],
         ];
         for args in cases {
             let cli = Cli::parse_from(std::iter::once("pruningamr").chain(args.iter().copied()));
@@ -209,15 +248,27 @@ mod tests {
             let dir = folder(&cfg);
             let s = parse_folder(&dir, &cfg.key)
                 .unwrap_or_else(|| panic!("{} does not decode", dir.display()));
-            let method = match (cfg.original, cfg.avg_error) {
+            let method = match (cfg.original, cfg.criterion) {
                 (true, _) => Method::Uniform,
-                (false, true) => Method::Basic,
-                (false, false) => Method::Pruning,
+                (false, Criterion::Basic) => Method::Basic,
+                (false, Criterion::Pruning) => Method::Pruning,
+                (false, Criterion::Estimate) => Method::Estimate,
             };
             assert_eq!(s.method, method, "{}", dir.display());
             let tslice = cfg.is_ct().then(|| python_float(cfg.time_slice));
             assert_eq!(s.value("tslice"), tslice.as_deref(), "{}", dir.display());
-            if !cfg.original {
+            if method == Method::Estimate {
+                assert_eq!(s.value("theta"), Some(python_float(cfg.theta).as_str()));
+                assert_eq!(
+                    s.value("errsamp"),
+                    Some(cfg.error_samples.to_string().as_str())
+                );
+                assert_eq!(s.value("threshold"), None);
+                assert_eq!(
+                    dir.parent().and_then(|p| p.file_name()),
+                    Some(ESTIMATE_FOLDER.as_ref())
+                );
+            } else if !cfg.original {
                 assert_eq!(
                     s.value("threshold"),
                     Some(python_float(cfg.threshold).as_str())
