@@ -101,3 +101,57 @@ pub(crate) fn score_estimate(
         budget_bound: k < wanted,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::MeshField;
+    use crate::metrics::{RmseSampling, rmse};
+    use crate::network::{Coordinates, builtin_mesh, builtin_network};
+
+    /// Σ_K η_K² estimates ‖f − I f‖² = RMSE²·|Ω| on the built-in hos network (ReLU, so the
+    /// estimate sees only sampled values and gradients) on a uniform and an adaptive mesh.
+    #[test]
+    fn the_indicators_add_up_to_the_measured_rmse() {
+        let (file, _) = builtin_network("hos").unwrap();
+        let mut mesh = Mesh::parse(builtin_mesh("hos").unwrap(), "hos").unwrap();
+        mesh.refine_uniformly();
+        mesh.refine_uniformly();
+        let inr = Inr::new(file, Coordinates::Identity, 2).unwrap();
+        let mut field = MeshField::new(mesh, &inr).unwrap();
+        for round in 0..3 {
+            let (eta, flops) = element_indicators(field.mesh(), field.values(), &inr, 64, &|_| ());
+            assert!(flops > 0.0);
+            let estimate = eta.iter().map(|e| e * e).sum::<f64>().sqrt(); // |Ω| = 1
+            let (mesh, values) = (field.mesh(), field.values());
+            let measured = rmse(
+                &inr,
+                RmseSampling {
+                    lo: [0.0; 3],
+                    hi: [1.0, 1.0, 0.0],
+                    n_points: 1 << 18,
+                    seed: 3,
+                    iteration: round,
+                },
+                |p, out| mesh.interpolate(values, 1, p, out).map(|_| ()),
+                &|_| (),
+            )
+            .unwrap()
+            .total;
+            let ratio = estimate / measured;
+            assert!(
+                (ratio - 1.0).abs() < 0.15,
+                "round {round}: {estimate} vs {measured}"
+            );
+            // Refine the elements holding half the estimate, as the criterion does.
+            let order = order_descending(&eta);
+            let k = dorfler_count(&eta, &order, 0.5);
+            let mut marks = vec![false; eta.len()];
+            for &e in &order[..k] {
+                marks[e] = true;
+            }
+            field.refine(&marks).unwrap();
+            field.update(&inr).unwrap();
+        }
+    }
+}
