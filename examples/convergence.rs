@@ -28,6 +28,9 @@ struct Network {
     dim: usize,
     /// NS_PINN's field fills its whole domain: the check there is against uniform itself.
     uniform_factor: f64,
+    /// Uniform iterations whose last one passes the top of the ladder (from the start mesh:
+    /// 4×4 quads; NS_PINN's 40 hexes; CT's one hex).
+    uniform_its: fn(usize) -> usize,
 }
 
 fn networks(names: &[String]) -> Result<Vec<Network>, String> {
@@ -47,6 +50,13 @@ fn networks(names: &[String]) -> Result<Vec<Network>, String> {
         .map(|name| {
             let key = |k: &str| vec!["--INR_key".to_string(), k.to_string()];
             let factor = if name.contains("NS_PINN") { 1.0 } else { 0.5 };
+            let uniform_its: fn(usize) -> usize = if name.contains("NS_PINN") {
+                |top| if top <= 23_409 { 3 } else { 4 }
+            } else if name.contains("CT") {
+                |top| if top <= 35_937 { 5 } else { 6 }
+            } else {
+                |top| if top <= 16_641 { 5 } else { 6 }
+            };
             let (args, dim) = match name.as_str() {
                 "hos" | "hol" | "hof" => (key(name), 2),
                 "NS_PINN" => (key(name), 3),
@@ -82,16 +92,17 @@ fn networks(names: &[String]) -> Result<Vec<Network>, String> {
                 args,
                 dim,
                 uniform_factor: factor,
+                uniform_its,
             })
         })
         .collect()
 }
 
 /// One method's settings for a ladder whose top is `top` DOFs.
-fn methods(dim: usize, top: usize) -> Vec<(&'static str, Vec<String>)> {
+fn methods(uniform_its: usize, top: usize) -> Vec<(&'static str, Vec<String>)> {
     let top = top.to_string();
     // Uniform: one level past the top, so its curve spans the whole ladder.
-    let uniform_its = if dim == 2 { "6" } else { "5" };
+    let uniform_its = &uniform_its.to_string();
     let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     vec![
         ("uniform", s(&["--original", "--max_it", uniform_its])),
@@ -297,7 +308,7 @@ fn main() -> Result<(), String> {
     for net in &nets {
         let top = if net.dim == 2 { args.top2d } else { args.top3d };
         let mut series = Vec::new();
-        for (method, extra) in methods(net.dim, top) {
+        for (method, extra) in methods((net.uniform_its)(top), top) {
             series.push(run_method(net, method, &extra, &args.out)?);
         }
         for s in &series {
@@ -385,7 +396,20 @@ fn main() -> Result<(), String> {
             (900, 600),
         )
         .map_err(|e| e.to_string())?;
+        // Written after every network, so a long study can be stopped with what it has.
+        write_tables(&args, &csv, &checks_md, &ladder_md, &points_md)?;
     }
+    eprintln!("wrote {}", args.out.join("convergence.md").display());
+    Ok(())
+}
+
+fn write_tables(
+    args: &Args,
+    csv: &str,
+    checks_md: &str,
+    ladder_md: &str,
+    points_md: &str,
+) -> Result<(), String> {
     let md = format!(
         "# Convergence study\n\nRMSE of the order-1 interpolant against the network (262,144 points in 2-D, \
          2,097,152 / 1,048,576 in 3-D / sliced 4-D) against DOFs. Settings: uniform `--original`; \
@@ -400,6 +424,5 @@ fn main() -> Result<(), String> {
     );
     std::fs::write(args.out.join("convergence.csv"), csv).map_err(|e| e.to_string())?;
     std::fs::write(args.out.join("convergence.md"), md).map_err(|e| e.to_string())?;
-    eprintln!("wrote {}", args.out.join("convergence.md").display());
     Ok(())
 }
