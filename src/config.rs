@@ -67,6 +67,14 @@ pub struct Cli {
     /// BasicAMR: refine by interpolation error instead of pruning.
     #[arg(long = "avg_error")]
     pub avg_error: bool,
+    /// Refinement criterion: pruning (PruningAMR, the default), basic (BasicAMR, the same as
+    /// --avg_error) or estimate (Dörfler marking by an estimate of the interpolation error).
+    #[arg(long = "criterion", value_enum)]
+    pub criterion: Option<Criterion>,
+    /// Dörfler fraction θ in (0, 1] of --criterion estimate: refine the fewest elements
+    /// holding this share of the estimated squared error (within --max_dofs).
+    #[arg(long = "theta", default_value_t = 0.5, allow_negative_numbers = true)]
+    pub theta: f64,
     /// Also write ParaView files (ParaView/*.vtu + .pvd).
     #[arg(long = "paraview")]
     pub paraview: bool,
@@ -131,6 +139,28 @@ pub struct Cli {
     pub verify: Option<PathBuf>,
 }
 
+/// How adaptive iterations choose the elements to refine.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Criterion {
+    /// PruningAMR: refine new elements whose network does not prune well (SPEC §2.1).
+    Pruning,
+    /// BasicAMR: refine elements whose relative interpolation error reaches the threshold.
+    Basic,
+    /// Dörfler marking of every element by an estimate of ‖f − I f‖ on it, to the budget.
+    Estimate,
+}
+
+impl Criterion {
+    /// The name on the command line and in parameters.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Pruning => "pruning",
+            Criterion::Basic => "basic",
+            Criterion::Estimate => "estimate",
+        }
+    }
+}
+
 /// A command-line value that cannot be used; reported as `pruningamr: --option: why`.
 #[derive(Debug, thiserror::Error)]
 #[error("--{option}: {message}")]
@@ -160,7 +190,11 @@ pub struct Config {
     pub time_slice: f64,
     /// The key naming the experiment (`--INR_key`, else the checkpoint's stem, else `hos`).
     pub key: String,
+    /// `criterion == Basic` (the original's flag, kept for its folder name and parameters).
     pub avg_error: bool,
+    pub criterion: Criterion,
+    /// Dörfler fraction of the `estimate` criterion.
+    pub theta: f64,
     pub paraview: bool,
     /// Draw it_N.png and convergence.png (`--plot`).
     pub plot: bool,
@@ -213,6 +247,26 @@ impl Cli {
         }
         if !self.time_slice.is_finite() {
             return Err(usage("time_slice", "must be a finite number"));
+        }
+        let criterion = match (self.criterion, self.avg_error) {
+            (None, false) => Criterion::Pruning,
+            (None, true) | (Some(Criterion::Basic), _) => Criterion::Basic,
+            (Some(c), false) => c,
+            (Some(c), true) => {
+                return Err(usage(
+                    "criterion",
+                    format!(
+                        "--avg_error means basic, but --criterion {} was given",
+                        c.name()
+                    ),
+                ));
+            }
+        };
+        if !(self.theta > 0.0 && self.theta <= 1.0) {
+            return Err(usage(
+                "theta",
+                format!("must lie in (0, 1], got {}", self.theta),
+            ));
         }
         if self.threads == Some(0) {
             return Err(usage("threads", "must be at least 1"));
@@ -280,7 +334,9 @@ impl Cli {
             max_dofs: self.max_dofs,
             time_slice: self.time_slice,
             key,
-            avg_error: self.avg_error,
+            avg_error: criterion == Criterion::Basic,
+            criterion,
+            theta: self.theta,
             paraview: self.paraview,
             plot: self.plot,
             num_uniform_ref: self.num_uniform_ref,
@@ -484,6 +540,11 @@ mod tests {
         assert_eq!((c.time_slice, c.seed), (1.0, 3));
         assert_eq!(c.key, "hos");
         assert!(!c.original && !c.avg_error && !c.paraview && !c.plot);
+        assert_eq!((c.criterion, c.theta), (Criterion::Pruning, 0.5));
+        let basic = cli(&["--criterion", "basic"]).validate().unwrap();
+        assert!(basic.avg_error && basic.criterion == Criterion::Basic);
+        let alias = cli(&["--avg_error"]).validate().unwrap();
+        assert_eq!(alias.criterion, Criterion::Basic);
     }
 
     #[test]
@@ -498,6 +559,9 @@ mod tests {
             (&["--epsilon", "1"], "epsilon"),
             (&["--INR_key", "nope"], "INR_key"),
             (&["--threads", "0"], "threads"),
+            (&["--theta", "0"], "theta"),
+            (&["--theta", "1.5"], "theta"),
+            (&["--avg_error", "--criterion", "estimate"], "criterion"),
         ];
         for (args, option) in cases {
             let err = cli(args).validate().unwrap_err();

@@ -473,6 +473,11 @@ fn candidate_dirs(cfg: &Config, dir: &Path) -> Vec<PathBuf> {
     let mut parents: Vec<PathBuf> = dir.parent().map(Path::to_path_buf).into_iter().collect();
     parents.push(cfg.output.join(&cfg.key));
     parents.push(cfg.output.join(&cfg.key).join("avg_error"));
+    parents.push(
+        cfg.output
+            .join(&cfg.key)
+            .join(crate::experiment::name::ESTIMATE_FOLDER),
+    );
     let mut found = Vec::new();
     for parent in &parents {
         let Ok(entries) = std::fs::read_dir(parent) else {
@@ -614,7 +619,7 @@ fn labels(runs: &[&RunSettings]) -> Vec<String> {
         .filter(|r| r.method != Method::Uniform)
         .collect();
     let value = |r: &RunSettings, name: &str| r.value(name).map(str::to_string);
-    let names = ["threshold", "prop", "eps", "nsamp", "errsamp"];
+    let names = ["threshold", "prop", "eps", "nsamp", "errsamp", "theta"];
     let mut varying: Vec<&str> = names
         .iter()
         .copied()

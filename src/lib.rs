@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod error;
+mod estimate;
 pub mod experiment;
 #[doc(hidden)]
 pub mod field;

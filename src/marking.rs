@@ -1,5 +1,7 @@
 //! Scoring elements for refinement on the rayon pool: PruningAMR (SPEC §2.1) on the elements
 //! the last refinement created, or BasicAMR (SPEC §2.2) on every element.
+//! The `estimate` criterion (interpolation-error indicator, Dörfler marking to the DOF budget)
+//! lives in `marking/estimate.rs` and `marking/dorfler.rs`.
 
 use faer::Mat;
 use rayon::prelude::*;
@@ -11,6 +13,10 @@ use crate::metrics::mean_relative_error;
 use crate::network::Inr;
 use crate::random::{Purpose, Stream};
 
+mod dorfler;
+mod estimate;
+pub(crate) use estimate::score_estimate;
+
 /// The outcome of one scoring pass.
 #[derive(Clone, Debug, Default)]
 pub struct Scoring {
@@ -20,6 +26,8 @@ pub struct Scoring {
     pub marked: usize,
     /// Floating-point operations the scores needed (forward passes, QR), for the benchmark.
     pub flops: f64,
+    /// The DOF budget, not the criterion, stopped the marking (the `estimate` criterion).
+    pub budget_bound: bool,
 }
 
 impl Scoring {
@@ -30,6 +38,7 @@ impl Scoring {
             scored: 0,
             marked: n,
             flops: 0.0,
+            budget_bound: false,
         }
     }
 }
@@ -155,5 +164,6 @@ fn collect(n: usize, results: Vec<(usize, bool, f64)>) -> Scoring {
         scored: results.len(),
         marks,
         flops,
+        budget_bound: false,
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::config::{Config, UsageError};
+use crate::config::{Config, Criterion, UsageError};
 use crate::error::Error;
 use crate::experiment::folder::{FolderLock, remove_earlier_results};
 use crate::experiment::parameters::{self, Domain, RunFacts};
@@ -17,7 +17,7 @@ use crate::experiment::{
     StopReason,
 };
 use crate::field::MeshField;
-use crate::marking::{Scoring, score_basic, score_pruning};
+use crate::marking::{Scoring, score_basic, score_estimate, score_pruning};
 use crate::mesh::{Mesh, ParaViewWriter};
 use crate::metrics::{Rmse, RmsePoints, rmse_points};
 use crate::network::{Coordinates, Inr};
@@ -242,17 +242,17 @@ fn score(
     let t = Instant::now();
     let progress = |n| obs.advance(n);
     let mesh = field.mesh();
-    let candidates = match cfg.avg_error {
-        true => mesh.num_elements(),
-        false => (0..mesh.num_elements())
+    let candidates = match cfg.criterion {
+        Criterion::Basic | Criterion::Estimate => mesh.num_elements(),
+        Criterion::Pruning => (0..mesh.num_elements())
             .filter(|&e| mesh.element_level(e) as usize == it)
             .count(),
     };
     obs.start("scoring", candidates as u64);
-    let scoring = if cfg.avg_error {
-        score_basic(field.mesh(), field.values(), inr, cfg, it, &progress)?
-    } else {
-        score_pruning(field.mesh(), inr, cfg, it, &progress)
+    let scoring = match cfg.criterion {
+        Criterion::Basic => score_basic(field.mesh(), field.values(), inr, cfg, it, &progress)?,
+        Criterion::Pruning => score_pruning(field.mesh(), inr, cfg, it, &progress),
+        Criterion::Estimate => score_estimate(field.mesh(), field.values(), inr, cfg, &progress),
     };
     obs.finish();
     Ok(Marks {
@@ -411,7 +411,11 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
                     "it {it} (adaptive): scored {} elements, none marked",
                     marks.scoring.scored
                 ));
-                summary.stop_reason = StopReason::Converged;
+                // The estimate criterion marks nothing when no element fits in the budget.
+                summary.stop_reason = match marks.scoring.budget_bound {
+                    true => StopReason::ReachedMaxDofs,
+                    false => StopReason::Converged,
+                };
                 summary.final_scoring = Some(FinalScoring {
                     it,
                     scored: marks.scoring.scored,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
+use crate::config::{Config, Criterion};
 
 /// How a run refines, as its folder tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,6 +15,8 @@ pub enum Method {
     Pruning,
     /// BasicAMR (`--avg_error`).
     Basic,
+    /// `--criterion estimate`: Dörfler marking by the interpolation-error estimate.
+    Estimate,
 }
 
 impl Method {
@@ -24,14 +26,17 @@ impl Method {
             Method::Uniform => "uniform",
             Method::Pruning => "PruningAMR",
             Method::Basic => "BasicAMR",
+            Method::Estimate => "EstimateAMR",
         }
     }
 }
 
 /// The folder of a run: `<output>/<key>_original[_tslice_T]` for `--original`, else
-/// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`, as the
-/// settings alone tell it: `_tslice_` for CT keys and `--time_slices` runs. The run itself
-/// uses [`folder_with`] once it knows whether its network is sliced in time.
+/// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`, and
+/// for the estimate criterion (whose only settings are θ and the samples per element)
+/// `<output>/<key>/estimate/theta_…_errsamp_…[_tslice_T]`, as the settings alone tell it:
+/// `_tslice_` for CT keys and `--time_slices` runs. The run itself uses [`folder_with`] once
+/// it knows whether its network is sliced in time.
 pub fn folder(cfg: &Config) -> PathBuf {
     folder_with(cfg, cfg.is_ct() || cfg.time_slices.is_some())
 }
@@ -62,6 +67,14 @@ fn run_folder(cfg: &Config, suffix: &str) -> PathBuf {
         return cfg.output.join(format!("{}_original{}", cfg.key, suffix));
     }
     let mut dir = cfg.output.join(&cfg.key);
+    if cfg.criterion == Criterion::Estimate {
+        return dir.join(ESTIMATE_FOLDER).join(format!(
+            "theta_{}_errsamp_{}{}",
+            python_float(cfg.theta),
+            cfg.error_samples,
+            suffix
+        ));
+    }
     if cfg.avg_error {
         dir = dir.join("avg_error");
     }
@@ -86,6 +99,9 @@ pub fn parse_series_folder(dir: &Path, key: &str) -> Option<RunSettings> {
     settings.value("tslice").is_none().then_some(settings)
 }
 
+/// The folder under `<output>/<key>/` holding the estimate criterion's runs.
+pub const ESTIMATE_FOLDER: &str = "estimate";
+
 /// One run's settings as its folder name spells them (what differs between sibling runs).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSettings {
@@ -108,12 +124,18 @@ pub fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
             values,
         });
     }
-    let rest = name.strip_prefix("thrs_")?;
-    let mut tokens = std::iter::once("thrs").chain(rest.split('_'));
+    let parent = dir.parent().and_then(|p| p.file_name());
+    let estimate = parent == Some(ESTIMATE_FOLDER.as_ref());
+    let (first, rest) = match estimate {
+        true => ("theta", name.strip_prefix("theta_")?),
+        false => ("thrs", name.strip_prefix("thrs_")?),
+    };
+    let mut tokens = std::iter::once(first).chain(rest.split('_'));
     let mut values = Vec::new();
     while let Some(t) = tokens.next() {
         let setting = match t {
-            "thrs" => "threshold",
+            "thrs" if !estimate => "threshold",
+            "theta" if estimate => "theta",
             "prop" if tokens.next() == Some("thrs") => "prop",
             "eps" => "eps",
             "nsamp" => "nsamp",
@@ -123,19 +145,19 @@ pub fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
         };
         values.push((setting, tokens.next()?.to_string()));
     }
-    let basic = dir.parent().and_then(|p| p.file_name()) == Some("avg_error".as_ref());
-    Some(RunSettings {
-        method: if basic {
-            Method::Basic
-        } else {
-            Method::Pruning
-        },
-        values,
-    })
+    let method = if estimate {
+        Method::Estimate
+    } else if parent == Some("avg_error".as_ref()) {
+        Method::Basic
+    } else {
+        Method::Pruning
+    };
+    Some(RunSettings { method, values })
 }
 
 impl RunSettings {
-    /// The value of a setting (`threshold`, `prop`, `eps`, `nsamp`, `errsamp`, `tslice`).
+    /// The value of a setting (`threshold`, `prop`, `eps`, `nsamp`, `errsamp`, `tslice`;
+    /// `theta`, `errsamp`, `tslice` for the estimate criterion).
     pub fn value(&self, name: &str) -> Option<&str> {
         self.values
             .iter()
@@ -350,6 +372,23 @@ mod tests {
             ],
             &["--original"],
             &["--original", "--INR_key", "CT_demo", "--time_slice", "0.5"],
+            &[
+                "--criterion",
+                "estimate",
+                "--theta",
+                "0.35",
+                "--error_samples",
+                "16",
+            ],
+            &[
+                "--criterion",
+                "estimate",
+                "--INR_key",
+                "CT_demo",
+                "--time_slice",
+                "0.25",
+            ],
+            &["--criterion", "basic"],
         ];
         for args in cases {
             let cli = Cli::parse_from(std::iter::once("pruningamr").chain(args.iter().copied()));
@@ -357,16 +396,28 @@ mod tests {
             let dir = folder(&cfg);
             let s = parse_folder(&dir, &cfg.key)
                 .unwrap_or_else(|| panic!("{} does not decode", dir.display()));
-            let method = match (cfg.original, cfg.avg_error) {
+            let method = match (cfg.original, cfg.criterion) {
                 (true, _) => Method::Uniform,
-                (false, true) => Method::Basic,
-                (false, false) => Method::Pruning,
+                (false, Criterion::Basic) => Method::Basic,
+                (false, Criterion::Pruning) => Method::Pruning,
+                (false, Criterion::Estimate) => Method::Estimate,
             };
             assert_eq!(s.method, method, "{}", dir.display());
             let tslice =
                 (cfg.is_ct() || cfg.time_slices.is_some()).then(|| python_float(cfg.time_slice));
             assert_eq!(s.value("tslice"), tslice.as_deref(), "{}", dir.display());
-            if !cfg.original {
+            if method == Method::Estimate {
+                assert_eq!(s.value("theta"), Some(python_float(cfg.theta).as_str()));
+                assert_eq!(
+                    s.value("errsamp"),
+                    Some(cfg.error_samples.to_string().as_str())
+                );
+                assert_eq!(s.value("threshold"), None);
+                assert_eq!(
+                    dir.parent().and_then(|p| p.file_name()),
+                    Some(ESTIMATE_FOLDER.as_ref())
+                );
+            } else if !cfg.original {
                 assert_eq!(
                     s.value("threshold"),
                     Some(python_float(cfg.threshold).as_str())

@@ -52,6 +52,11 @@ struct Parameters<'a> {
     INR_key: &'a str,
     original: bool,
     avg_error: bool,
+    /// `pruning`, `basic` or `estimate`.
+    criterion: &'a str,
+    /// The Dörfler fraction, for the estimate criterion only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    theta: Option<f64>,
     #[serde(flatten)]
     adaptive: Option<AdaptiveSettings>,
     max_dofs: usize,
@@ -101,6 +106,9 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
         INR_key: &cfg.key,
         original: cfg.original,
         avg_error: cfg.avg_error,
+        criterion: cfg.criterion.name(),
+        theta: (cfg.criterion == crate::config::Criterion::Estimate && !cfg.original)
+            .then_some(cfg.theta),
         adaptive: (!cfg.original).then_some(AdaptiveSettings {
             num_samples: cfg.id_samples,
             error_check_samples: cfg.error_samples,

@@ -117,6 +117,10 @@ impl Inr {
     pub fn network(&self) -> &Network {
         &self.file.network
     }
+    /// The network with its transforms (the error estimate differentiates through them).
+    pub fn file(&self) -> &NetworkFile {
+        &self.file
+    }
     pub fn output_scale(&self) -> f32 {
         self.file.output_scale.unwrap_or(1.0)
     }

@@ -1,0 +1,129 @@
+//! The estimate criterion as a whole run: it beats uniform refinement at equal DOFs, stays in
+//! the DOF budget, gives the same files for any thread count, and records its settings.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use pruningamr::config::{Cli, Config};
+use pruningamr::experiment::{RunSummary, StopReason};
+use pruningamr::run::{Silent, run};
+use serde_json::Value;
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-runs")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn config(out: &Path, args: &[&str]) -> Config {
+    let out = out.display().to_string();
+    let mut full = vec!["pruningamr", "--quiet", "--output", &out];
+    full.extend_from_slice(args);
+    Cli::try_parse_from(full).unwrap().validate().unwrap()
+}
+
+fn run_with_threads(cfg: &Config, threads: usize) -> RunSummary {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| run(cfg, &Silent))
+        .unwrap()
+}
+
+const ESTIMATE: [&str; 6] = [
+    "--INR_key",
+    "hos",
+    "--criterion",
+    "estimate",
+    "--error_samples",
+    "16",
+];
+
+/// The estimate criterion on hos for `its` iterations, plus `extra`.
+fn estimate(out: &Path, its: &str, extra: &[&str]) -> Config {
+    let mut args = ESTIMATE.to_vec();
+    args.extend(["--max_it", its]);
+    args.extend_from_slice(extra);
+    config(out, &args)
+}
+
+#[test]
+fn the_estimate_criterion_beats_uniform_refinement_at_equal_dofs() {
+    let out = out_dir("estimate_vs_uniform");
+    let uniform = run_with_threads(
+        &config(&out, &["--INR_key", "hos", "--original", "--max_it", "3"]),
+        2,
+    );
+    let u = &uniform.iterations[2];
+    assert_eq!(u.dofs, 1089);
+    let s = run_with_threads(&estimate(&out, "12", &[]), 2);
+    // Every adaptive iteration refines a few elements and lowers the RMSE.
+    for w in s.iterations[1..].windows(2) {
+        assert!(w[1].marked > 0 && w[1].marked < w[0].elements, "{:?}", w[1]);
+        assert!(
+            w[1].rmse < w[0].rmse,
+            "it {}: {} ≥ {}",
+            w[1].it,
+            w[1].rmse,
+            w[0].rmse
+        );
+    }
+    // The first iteration at or past the uniform mesh's DOFs has less than half its RMSE.
+    let e = s
+        .iterations
+        .iter()
+        .find(|r| r.dofs >= u.dofs)
+        .expect("the run reaches 1,089 DOFs");
+    assert!(e.dofs < 2 * u.dofs, "{} DOFs", e.dofs);
+    assert!(
+        e.rmse < 0.5 * u.rmse,
+        "estimate {} at {} DOFs, uniform {} at {}",
+        e.rmse,
+        e.dofs,
+        u.rmse,
+        u.dofs
+    );
+}
+
+#[test]
+fn the_estimate_criterion_stays_in_the_dof_budget() {
+    let out = out_dir("estimate_budget");
+    let s = run_with_threads(&estimate(&out, "40", &["--max_dofs", "700"]), 2);
+    assert_eq!(s.stop_reason, StopReason::ReachedMaxDofs);
+    let last = s.iterations.last().unwrap();
+    assert!(last.dofs <= 700, "{} DOFs", last.dofs);
+    // The budget is spent: what is left cannot hold the next element's refinement, which
+    // adds at most 5 vertices in 2-D.
+    assert!(last.dofs > 700 - 5, "{last:?}");
+}
+
+#[test]
+fn the_estimate_criterion_does_not_depend_on_the_thread_count() {
+    let a = out_dir("estimate_threads1");
+    let b = out_dir("estimate_threads2");
+    let sa = run_with_threads(&estimate(&a, "12", &[]), 1);
+    let sb = run_with_threads(&estimate(&b, "12", &[]), 2);
+    assert_eq!(sa.iterations.len(), sb.iterations.len());
+    for r in &sa.iterations {
+        for f in [format!("it_{}.mesh", r.it), format!("it_{}.gf", r.it)] {
+            let fa = std::fs::read(sa.experiment_dir.join(&f)).unwrap();
+            let fb = std::fs::read(sb.experiment_dir.join(&f)).unwrap();
+            assert!(fa == fb, "{f} differs between 1 and 2 threads");
+        }
+    }
+    assert!(
+        sa.experiment_dir
+            .ends_with("hos/estimate/theta_0.5_errsamp_16")
+    );
+    let pa: Value = common::read_json(&sa.experiment_dir.join("parameters.json"));
+    let pb: Value = common::read_json(&sb.experiment_dir.join("parameters.json"));
+    assert_eq!(pa["err_dof_dict"], pb["err_dof_dict"]);
+    assert_eq!(pa["criterion"], "estimate");
+    assert_eq!(pa["theta"], 0.5);
+    assert_eq!(pa["avg_error"], false);
+}
