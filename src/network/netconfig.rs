@@ -727,14 +727,16 @@ pub(crate) fn apply_config(
         }
         file.output_scale = Some(s as f32);
     }
-    if let Some(names) = &config.output_names
-        && names.len() != file.output_dim()
-    {
-        return Err(err(format!(
-            "output_names has {} names but the network has {} outputs",
-            names.len(),
-            file.output_dim()
-        )));
+    if let Some(names) = &config.output_names {
+        if names.len() != file.output_dim() {
+            return Err(err(format!(
+                "output_names has {} names but the network has {} outputs",
+                names.len(),
+                file.output_dim()
+            )));
+        }
+        // They name the ParaView arrays, picture titles and per-output RMSE (issue 16).
+        file.output_names = names.clone();
     }
     if let Some(names) = &config.input_names
         && names.len() != file.input_dim()
@@ -784,6 +786,28 @@ pub(crate) fn swap_first_layer_halves(file: &mut NetworkFile, f: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_names_of_the_config_name_the_outputs() {
+        use crate::network::model::{Layer, Network};
+        let net = Network::new(vec![Layer {
+            weight: faer::Mat::from_fn(3, 2, |i, j| (i + j) as f32),
+            bias: vec![0.0; 3],
+            activation: Activation::Identity,
+        }])
+        .unwrap();
+        let mut file = NetworkFile::plain(net);
+        let config = NetworkConfig::parse(r#"{"output_names": ["u", "v", "p"]}"#).unwrap();
+        let desc = Description::default();
+        apply_config(&mut file, &config, None, &desc, Path::new("net.pt")).unwrap();
+        assert_eq!(file.output_names, ["u", "v", "p"]);
+        let two = NetworkConfig::parse(r#"{"output_names": ["u", "v"]}"#).unwrap();
+        let err = apply_config(&mut file, &two, None, &desc, Path::new("net.pt")).unwrap_err();
+        assert!(
+            err.to_string().contains("output_names has 2 names"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn aliases_and_parameters() {
