@@ -196,20 +196,26 @@ fn activation_rate(a: Activation, repeats: usize) -> f64 {
         .map(|i: usize| ((i.wrapping_mul(2_654_435_761) >> 8) % 65536) as f32 / 8192.0 - 4.0)
         .collect();
     let mut v = input.clone();
-    // 16 M entries per timed call: long against the on-CPU clock's resolution.
-    let reps = 1024;
-    let s = best_of(repeats, || {
-        v.copy_from_slice(&input);
-        for r in 0..reps {
-            // In place, the bias alternating in sign so the values stay near [-4, 4]
-            // without restoring them (a copy per pass measured slower than the ReLU pass).
-            let bias = if r % 2 == 0 { 0.1 } else { -0.1 };
-            for col in v.chunks_mut(pruningamr::network::EVAL_ROWS) {
-                a.apply_biased(bias, std::hint::black_box(col));
+    // The on-CPU clock (schedstat) advances at scheduler events, so a short pass can read 0 s:
+    // lengthen the timed call until it reads at least 50 ms.
+    let mut reps = 1024;
+    loop {
+        let s = best_of(repeats, || {
+            v.copy_from_slice(&input);
+            for r in 0..reps {
+                // In place, the bias alternating in sign so the values stay near [-4, 4]
+                // without restoring them (a copy per pass measured slower than the ReLU pass).
+                let bias = if r % 2 == 0 { 0.1 } else { -0.1 };
+                for col in v.chunks_mut(pruningamr::network::EVAL_ROWS) {
+                    a.apply_biased(bias, std::hint::black_box(col));
+                }
             }
+        });
+        if s >= 0.05 || reps >= 1 << 20 {
+            return (reps * n) as f64 / s * 1e-9;
         }
-    });
-    (reps * n) as f64 / s * 1e-9
+        reps *= 4;
+    }
 }
 
 /// The network of a built-in key: forward-pass rate as trained, with ReLU, and (Fourier
