@@ -5,34 +5,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
-use pruningamr::config::{Cli, Config};
-use pruningamr::experiment::{RunSummary, StopReason};
-use pruningamr::run::{Silent, run};
+use pruningamr::config::Config;
+use pruningamr::experiment::StopReason;
 use serde_json::Value;
 
+use common::{config, run_with_threads};
+
 fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/test-runs")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn config(out: &Path, args: &[&str]) -> Config {
-    let out = out.display().to_string();
-    let mut full = vec!["pruningamr", "--quiet", "--output", &out];
-    full.extend_from_slice(args);
-    Cli::try_parse_from(full).unwrap().validate().unwrap()
-}
-
-fn run_with_threads(cfg: &Config, threads: usize) -> RunSummary {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(|| run(cfg, &Silent))
-        .unwrap()
+    common::out_dir("estimate", name)
 }
 
 const ESTIMATE: [&str; 6] = [

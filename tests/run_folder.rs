@@ -9,27 +9,14 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use clap::Parser;
-use pruningamr::config::{Cli, Config};
 use pruningamr::experiment::folder::LOCK_FILE;
 use pruningamr::run::{Silent, run};
 use serde_json::Value;
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("run_folder")
-        .join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    dir
-}
+use common::config;
 
-fn config(out: &Path, args: &[&str]) -> Config {
-    let out = out.display().to_string();
-    let mut full = vec!["pruningamr", "--quiet", "--output", &out];
-    full.extend_from_slice(args);
-    Cli::try_parse_from(full).unwrap().validate().unwrap()
+fn out_dir(name: &str) -> PathBuf {
+    common::out_dir("run_folder", name)
 }
 
 /// Every path under `dir`, relative to it, sorted.

@@ -8,8 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use clap::Parser;
-use pruningamr::config::{Cli, Config};
 use pruningamr::mesh::Mesh;
 use pruningamr::run::{EachIteration, IterationView, Silent, load_inputs, run};
 
@@ -17,21 +15,10 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("run_meshes")
-        .join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    dir
-}
+use common::config;
 
-fn config(out: &Path, args: &[&str]) -> Config {
-    let out = out.display().to_string();
-    let mut full = vec!["pruningamr", "--quiet", "--output", &out];
-    full.extend_from_slice(args);
-    Cli::try_parse_from(full).unwrap().validate().unwrap()
+fn out_dir(name: &str) -> PathBuf {
+    common::out_dir("run_meshes", name)
 }
 
 #[test]

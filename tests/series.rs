@@ -9,27 +9,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use clap::Parser;
 use common::picture::Picture;
-use pruningamr::config::{Cli, Config};
+use pruningamr::config::Config;
 use pruningamr::network::{Coordinates, Inr, builtin_network};
 use pruningamr::run::{Silent, run};
 use pruningamr::series::{Outcome, SeriesSummary};
 use serde_json::Value;
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/test-runs/series")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use common::config;
 
-fn config(out: &Path, args: &[&str]) -> Config {
-    let out = out.display().to_string();
-    let mut full = vec!["pruningamr", "--quiet", "--output", &out];
-    full.extend_from_slice(args);
-    Cli::try_parse_from(full).unwrap().validate().unwrap()
+fn out_dir(name: &str) -> PathBuf {
+    common::out_dir("series", name)
 }
 
 fn series(cfg: &Config) -> SeriesSummary {

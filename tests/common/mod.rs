@@ -1,7 +1,12 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use pruningamr::config::{Cli, Config};
+use pruningamr::experiment::RunSummary;
+use pruningamr::run::{Silent, run};
 
 /// The reference data folder. Tests that need it are `#[ignore = "needs PRUNINGAMR_REFERENCE"]`
 /// (so cargo counts them as ignored, never as passed, without the data) and `.ci/run` runs
@@ -31,3 +36,34 @@ pub mod meshes;
 pub mod pickle;
 pub mod picture;
 pub mod readers;
+
+/// A fresh, empty output folder `target/test-runs/<group>/<name>` (what an earlier run of the
+/// test left there is removed).
+pub fn out_dir(group: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-runs")
+        .join(group)
+        .join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    dir
+}
+
+/// The validated configuration of `pruningamr --quiet --output <out> <args…>`.
+pub fn config(out: &Path, args: &[&str]) -> Config {
+    let out = out.display().to_string();
+    let mut full = vec!["pruningamr", "--quiet", "--output", &out];
+    full.extend_from_slice(args);
+    Cli::try_parse_from(full).unwrap().validate().unwrap()
+}
+
+/// A whole run on a pool of `threads` workers.
+pub fn run_with_threads(cfg: &Config, threads: usize) -> RunSummary {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| run(cfg, &Silent))
+        .unwrap()
+}
