@@ -8,6 +8,7 @@ use crate::mesh::MeshError;
 use crate::network::verify::VerifyError;
 use crate::network::{BuiltinError, CheckpointError, InrError};
 use crate::plot::PlotError;
+use crate::ranks::{Failure, Ranks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -55,6 +56,10 @@ pub enum Error {
         #[source]
         source: PlotError,
     },
+    /// An error of one of the run's processes (the lowest-numbered that failed), agreed by
+    /// all of them so that they stop together (`--features mpi`).
+    #[error("{}", .0.message)]
+    Rank(Failure),
 }
 
 impl Error {
@@ -64,7 +69,50 @@ impl Error {
             Error::Usage(_) | Error::FolderInUse { .. } => true,
             Error::Builtin(b) => b.is_usage(),
             Error::Network(c) => c.is_usage(),
+            Error::Rank(f) => f.usage,
             _ => false,
+        }
+    }
+
+    /// The error and its causes on one line, each said once: a context that a deeper cause
+    /// repeats (`it_0.mesh` over `it_0.mesh: File too large`) and a cause that a message
+    /// already quotes (`x: cannot read: No such file` over `No such file`) are left out.
+    pub fn one_line(&self) -> String {
+        let mut texts = Vec::new();
+        let mut next: Option<&dyn std::error::Error> = Some(self);
+        while let Some(e) = next {
+            texts.push(e.to_string());
+            next = e.source();
+        }
+        let mut kept: Vec<&str> = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let deeper_says_it = texts[i + 1..].iter().any(|d| d.contains(t.as_str()));
+            let said = kept.iter().any(|k| k.contains(t.as_str()));
+            if !deeper_says_it && !said {
+                kept.push(t);
+            }
+        }
+        kept.join(": ")
+    }
+
+    /// `local` once every process has said how its step went: all go on, or all stop with
+    /// the error of the lowest-numbered process that failed (its one line and exit status),
+    /// so no process waits in a collective for one that has left. One process keeps its own
+    /// error, untouched.
+    pub fn agreed<T>(ranks: &dyn Ranks, local: Result<T, Error>) -> Result<T, Error> {
+        if ranks.size() == 1 {
+            return local;
+        }
+        let mine = match &local {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Failure {
+                message: e.one_line(),
+                usage: e.is_usage(),
+            }),
+        };
+        match ranks.agree_ok(mine) {
+            Ok(()) => local,
+            Err(f) => Err(Error::Rank(f)),
         }
     }
 

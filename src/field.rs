@@ -1,5 +1,7 @@
 //! The mesh and the field on it: network values at every vertex (each vertex evaluated once,
-//! when it appears), hanging values constrained, and saving an iteration's files.
+//! when it appears), hanging values constrained, and saving an iteration's files. With several
+//! processes each evaluates a block of the new vertices' batches and the values are gathered
+//! in vertex order, so every process holds the whole field.
 
 use std::path::Path;
 
@@ -8,6 +10,7 @@ use rayon::prelude::*;
 use crate::error::Error;
 use crate::mesh::{Mesh, MeshError};
 use crate::network::Inr;
+use crate::ranks::{Ranks, Single, partition_even};
 
 /// Vertices evaluated per network call: large enough for efficient GEMMs.
 const VERTEX_BATCH: usize = 2048;
@@ -28,6 +31,11 @@ pub struct MeshField {
 
 impl MeshField {
     pub fn new(mesh: Mesh, inr: &Inr) -> Result<MeshField, MeshError> {
+        MeshField::new_on(mesh, inr, &Single)
+    }
+
+    /// [`MeshField::new`] with the vertices evaluated by the processes of `ranks`.
+    pub fn new_on(mesh: Mesh, inr: &Inr, ranks: &dyn Ranks) -> Result<MeshField, MeshError> {
         let mut f = MeshField {
             mesh,
             raw: Vec::new(),
@@ -35,7 +43,7 @@ impl MeshField {
             ncomp: inr.output_dim(),
             names: inr.output_names().to_vec(),
         };
-        f.update(inr)?;
+        f.update_on(inr, ranks)?;
         Ok(f)
     }
 
@@ -62,14 +70,36 @@ impl MeshField {
     /// Evaluates the network on the vertices that have no value yet, in parallel batches,
     /// then constrains the hanging ones. Returns how many vertices were evaluated.
     pub fn update(&mut self, inr: &Inr) -> Result<usize, MeshError> {
+        self.update_on(inr, &Single)
+    }
+
+    /// [`MeshField::update`], each process of `ranks` evaluating a block of the batches.
+    pub fn update_on(&mut self, inr: &Inr, ranks: &dyn Ranks) -> Result<usize, MeshError> {
         let c = self.ncomp;
         let done = self.raw.len() / c;
         let new = &self.mesh.vertices()[done..];
         self.raw.resize(self.mesh.num_vertices() * c, 0.0);
-        self.raw[done * c..]
-            .par_chunks_mut(VERTEX_BATCH * c)
-            .zip(new.par_chunks(VERTEX_BATCH))
+        // Batches start at multiples of VERTEX_BATCH on every rank, so each vertex is
+        // evaluated in the batch (and so with the bits) it has in one process.
+        let blocks: Vec<std::ops::Range<usize>> =
+            partition_even(new.len().div_ceil(VERTEX_BATCH), ranks.size())
+                .iter()
+                .map(|b| {
+                    (b.start * VERTEX_BATCH).min(new.len())..(b.end * VERTEX_BATCH).min(new.len())
+                })
+                .collect();
+        let mine = blocks[ranks.rank()].clone();
+        let out = &mut self.raw[(done + mine.start) * c..(done + mine.end) * c];
+        out.par_chunks_mut(VERTEX_BATCH * c)
+            .zip(new[mine].par_chunks(VERTEX_BATCH))
             .for_each(|(out, pts)| inr.eval_points_into(pts, out));
+        if ranks.size() > 1 {
+            let counts: Vec<usize> = blocks.iter().map(|b| b.len() * c).collect();
+            let mine = &blocks[ranks.rank()];
+            let local = &self.raw[(done + mine.start) * c..(done + mine.end) * c];
+            let all = ranks.all_gather_values(local, &counts);
+            self.raw[done * c..].copy_from_slice(&all);
+        }
         self.values = self.mesh.constrain(&self.raw, c)?;
         Ok(new.len())
     }

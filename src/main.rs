@@ -1,7 +1,9 @@
 //! The `pruningamr` command: parse and validate options, run with a console (progress lines,
 //! progress bars on a terminal), report errors in one line (`pruningamr: <file or option>:
 //! <what is wrong>`; exit status 2 for usage (a folder another run holds included), 1 for
-//! input/IO, 130/143 after SIGINT/SIGTERM).
+//! input/IO, 130/143 after SIGINT/SIGTERM). Under an MPI launcher (`--features mpi`) every
+//! process runs this; rank 0 alone prints, and failures are agreed so that all exit together
+//! with the same status.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use clap::{CommandFactory, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use pruningamr::config::Cli;
 use pruningamr::network::{BUILTIN_KEYS, LICENSED_CT_KEYS};
+use pruningamr::ranks::{Failure, world};
 use pruningamr::run::Observer;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::flag;
@@ -22,11 +25,49 @@ const USAGE: u8 = 2;
 const FAILED: u8 = 1;
 
 fn main() -> ExitCode {
+    #[cfg(feature = "mpi")]
+    let universe = match pruningamr::ranks::start_mpi() {
+        Ok(u) => u,
+        Err(e) => return report(&format!("cannot start MPI: {e}"), FAILED),
+    };
+    #[cfg(not(feature = "mpi"))]
+    if let Some(n) = launched_alone() {
+        return report(
+            &format!(
+                "started by an MPI launcher as one of {n} processes, but built without the \
+                 `mpi` feature, so each would run alone and write the same files; rebuild with \
+                 `cargo build --release --features mpi`"
+            ),
+            USAGE,
+        );
+    }
+    let code = command();
+    // Finalizing waits for every rank, so none can exit (and have the launcher end the job)
+    // before rank 0 has written its error line.
+    #[cfg(feature = "mpi")]
+    drop(universe);
+    code
+}
+
+/// The number of processes an MPI launcher started this one among, when there is more than
+/// one: a build without the `mpi` feature cannot share their work.
+#[cfg(not(feature = "mpi"))]
+fn launched_alone() -> Option<usize> {
+    let n = pruningamr::ranks::launched_size()?;
+    (n > 1 && pruningamr::ranks::launched_by_mpi()).then_some(n)
+}
+
+/// The command on this process.
+fn command() -> ExitCode {
+    let printer = world().rank() == 0;
     let cli = match parse_command_line() {
         Ok(c) => c,
         Err(code) => return code,
     };
     if cli.list_keys {
+        if !printer {
+            return ExitCode::SUCCESS;
+        }
         println!("built-in INR keys:");
         for k in BUILTIN_KEYS {
             println!("  {:<8} {}", k.key, k.description);
@@ -37,23 +78,27 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let cfg = match cli.validate() {
+    let cfg = match agreed(cli.validate().map_err(|e| (e.to_string(), USAGE))) {
         Ok(c) => c,
-        Err(e) => return report(&e.to_string(), USAGE),
+        Err(code) => return code,
     };
-    let pool = match rayon::ThreadPoolBuilder::new()
+    let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()
-    {
+        .map_err(|e| (format!("--threads: {e}"), USAGE));
+    let pool = match agreed(pool) {
         Ok(p) => p,
-        Err(e) => return report(&format!("--threads: {e}"), USAGE),
+        Err(code) => return code,
     };
-    let console = Console::new(cfg.quiet);
-    if let Err(e) = console.stop.install() {
-        return report(
-            &format!("cannot install the SIGINT/SIGTERM handlers: {e}"),
+    let console = Console::new(cfg.quiet || !printer);
+    let installed = console.stop.install().map_err(|e| {
+        (
+            format!("cannot install the SIGINT/SIGTERM handlers: {e}"),
             FAILED,
-        );
+        )
+    });
+    if let Err(code) = agreed(installed) {
+        return code;
     }
     match pool.install(|| pruningamr::series::run(&cfg, &console)) {
         // Interrupted: parameters.json says so; the status is the shell's 128 + signal.
@@ -64,7 +109,9 @@ fn main() -> ExitCode {
             } else {
                 "SIGINT"
             };
-            eprintln!("pruningamr: interrupted by {name}; the finished iterations are kept");
+            if printer {
+                eprintln!("pruningamr: interrupted by {name}; the finished iterations are kept");
+            }
             ExitCode::from((128 + signal) as u8)
         }
         Ok(_) => ExitCode::SUCCESS,
@@ -72,7 +119,7 @@ fn main() -> ExitCode {
         // the command line's fault.
         Err(e) => {
             let code = if e.is_usage() { USAGE } else { FAILED };
-            report(&one_line(&anyhow::Error::from(e)), code)
+            report(&e.one_line(), code)
         }
     }
 }
@@ -190,7 +237,9 @@ fn parse_command_line() -> Result<Cli, ExitCode> {
         Ok(cli) => Ok(cli),
         Err(e) if !e.use_stderr() => {
             // --help, --version: a closed stdout leaves nothing to report to.
-            e.print().ok();
+            if world().rank() == 0 {
+                e.print().ok();
+            }
             Err(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -202,24 +251,30 @@ fn parse_command_line() -> Result<Cli, ExitCode> {
     }
 }
 
-/// An error and its causes on one line, each said once: a context that a deeper cause
-/// repeats (`it_0.mesh` over `it_0.mesh: File too large`) and a cause that a message already
-/// quotes (`x: cannot read: No such file` over `No such file`) are left out.
-fn one_line(e: &anyhow::Error) -> String {
-    let texts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    let mut kept: Vec<&str> = Vec::new();
-    for (i, t) in texts.iter().enumerate() {
-        let deeper_says_it = texts[i + 1..].iter().any(|d| d.contains(t.as_str()));
-        let said = kept.iter().any(|k| k.contains(t.as_str()));
-        if !deeper_says_it && !said {
-            kept.push(t);
-        }
+/// `local` once every process has said how its start went (see `Error::agreed`): a failure
+/// on any is reported once, with the lowest failing rank's message and status. Command-line
+/// errors are the same on every rank, but the pool and the signal handlers may fail on one.
+fn agreed<T>(local: Result<T, (String, u8)>) -> Result<T, ExitCode> {
+    let mine = match &local {
+        Ok(_) => Ok(()),
+        Err((message, code)) => Err(Failure {
+            message: message.clone(),
+            usage: *code == USAGE,
+        }),
+    };
+    match (world().agree_ok(mine), local) {
+        (Ok(()), Ok(v)) => Ok(v),
+        (Err(f), _) => Err(report(&f.message, if f.usage { USAGE } else { FAILED })),
+        (Ok(()), Err((message, code))) => Err(report(&message, code)),
     }
-    kept.join(": ")
 }
 
+/// Prints the error line (on rank 0 only: the others hold the same error) and gives the
+/// exit status.
 fn report(message: &str, code: u8) -> ExitCode {
-    let line: Vec<&str> = message.split_whitespace().collect();
-    eprintln!("pruningamr: {}", line.join(" "));
+    if world().rank() == 0 {
+        let line: Vec<&str> = message.split_whitespace().collect();
+        eprintln!("pruningamr: {}", line.join(" "));
+    }
     ExitCode::from(code)
 }

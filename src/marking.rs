@@ -2,16 +2,24 @@
 //! the last refinement created, or BasicAMR (SPEC §2.2) on every element.
 //! The `estimate` criterion (interpolation-error indicator, Dörfler marking to the DOF budget)
 //! lives in `marking/estimate.rs` and `marking/dorfler.rs`.
+//!
+//! With several processes ([`Ranks`]) each scores a contiguous block of the candidates, split by
+//! cost, and the per-element results are gathered in element order; since every element's
+//! random streams are keyed by the element, the marks are those of one process.
 
 use faer::Mat;
 use rayon::prelude::*;
 
+use std::ops::Range;
+
 use crate::config::Config;
+use crate::error::Error;
 use crate::id_pruning::{ScoreWorkspace, decide, prune_and_score};
-use crate::mesh::{Mesh, MeshError};
+use crate::mesh::Mesh;
 use crate::metrics::mean_relative_error;
 use crate::network::Inr;
 use crate::random::{Purpose, Stream};
+use crate::ranks::{Ranks, counts, partition_by_cost};
 
 mod dorfler;
 mod estimate;
@@ -85,13 +93,15 @@ pub fn score_pruning(
     inr: &Inr,
     cfg: &Config,
     it: usize,
+    ranks: &dyn Ranks,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Scoring {
     let n = mesh.num_elements();
     let candidates: Vec<usize> = (0..n)
         .filter(|&e| mesh.element_level(e) as usize == it)
         .collect();
-    let results: Vec<(usize, bool, f64)> = candidates
+    let blocks = blocks(ranks, candidates.len(), cfg.id_samples + cfg.error_samples);
+    let results: Vec<(bool, f64)> = candidates[blocks[ranks.rank()].clone()]
         .par_iter()
         // One workspace per worker thread, so scoring does not allocate per element.
         .map_init(ScoreWorkspace::new, |ws, &e| {
@@ -110,10 +120,10 @@ pub fn score_pruning(
             );
             progress(1);
             let mark = decide(&score, cfg.threshold, cfg.prop_threshold);
-            (e, mark, score.flops)
+            (mark, score.flops)
         })
         .collect();
-    collect(n, results)
+    collect(n, &candidates, results, &blocks, ranks)
 }
 
 /// BasicAMR: on every element, compare the network with the current interpolant at
@@ -124,12 +134,15 @@ pub fn score_basic(
     inr: &Inr,
     cfg: &Config,
     it: usize,
+    ranks: &dyn Ranks,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Scoring, MeshError> {
+) -> Result<Scoring, Error> {
     let n = mesh.num_elements();
     let c = inr.output_dim();
     let flops_per_point = inr.network().flops_per_point();
-    let results: Vec<(usize, bool, f64)> = (0..n)
+    let blocks = blocks(ranks, n, cfg.error_samples);
+    let results = blocks[ranks.rank()]
+        .clone()
         .into_par_iter()
         .map(|e| {
             let mut s = Stream::new(
@@ -146,22 +159,41 @@ pub fn score_basic(
             mesh.interpolate(values, c, &pts, &mut approx)?;
             let err = mean_relative_error(&exact, &approx);
             progress(1);
-            Ok((e, err >= cfg.threshold, flops_per_point * pts.len() as f64))
+            Ok((err >= cfg.threshold, flops_per_point * pts.len() as f64))
         })
-        .collect::<Result<_, MeshError>>()?;
-    Ok(collect(n, results))
+        .collect::<Result<Vec<_>, Error>>();
+    let results = Error::agreed(ranks, results)?;
+    let all: Vec<usize> = (0..n).collect();
+    Ok(collect(n, &all, results, &blocks, ranks))
 }
 
-fn collect(n: usize, results: Vec<(usize, bool, f64)>) -> Scoring {
+/// Every rank's contiguous block of `n` candidates that cost `samples` sample points each.
+fn blocks(ranks: &dyn Ranks, n: usize, samples: usize) -> Vec<Range<usize>> {
+    partition_by_cost(&vec![samples as f64; n], ranks.size())
+}
+
+/// The scoring of `candidates` from this rank's `local` (mark, flops) of its block: the blocks
+/// gathered in rank order, so in candidate order, and the flops added in that order.
+fn collect(
+    n: usize,
+    candidates: &[usize],
+    local: Vec<(bool, f64)>,
+    blocks: &[Range<usize>],
+    ranks: &dyn Ranks,
+) -> Scoring {
+    let counts = counts(blocks);
+    let (local_marks, local_flops): (Vec<bool>, Vec<f64>) = local.into_iter().unzip();
+    let scored = ranks.all_gather_marks(&local_marks, &counts);
+    let flops_each = ranks.all_gather_values(&local_flops, &counts);
     let mut marks = vec![false; n];
     let mut flops = 0.0;
-    for &(e, m, f) in &results {
+    for ((&e, &m), &f) in candidates.iter().zip(&scored).zip(&flops_each) {
         marks[e] = m;
         flops += f;
     }
     Scoring {
         marked: marks.iter().filter(|m| **m).count(),
-        scored: results.len(),
+        scored: candidates.len(),
         marks,
         flops,
         budget_bound: false,

@@ -1,5 +1,10 @@
 //! Error measures: BasicAMR's per-element interpolation error (SPEC §2.2) and the RMSE of the
 //! interpolant over the whole mesh after each iteration (SPEC §2.3), on points drawn once.
+//! With several processes each draws, holds and measures its own contiguous block of the
+//! point batches; the per-batch sums are gathered and added in batch order, the order one
+//! process adds them in, so the RMSE has the same bits for any number of processes.
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -7,6 +12,7 @@ use serde::Serialize;
 use crate::mesh::{ElementSampler, Mesh, MeshError};
 use crate::network::Inr;
 use crate::random::{Purpose, Stream};
+use crate::ranks::{Ranks, partition_even, sum_in_batch_order};
 
 /// The original's relative error of an approximation `approx` of `exact` (all entries of all
 /// components): a = mean |exact − approx|, then the mean of a / |exact| over the entries.
@@ -63,6 +69,10 @@ const RMSE_BATCH: usize = 4096;
 /// as (start element, reference coordinates), so locating it in the refined mesh is a tree
 /// descent, never a search, and it cannot fall outside the mesh.
 pub struct RmsePoints {
+    /// Every rank's batches; this rank holds the points of `batches[rank]`.
+    batches: Vec<Range<usize>>,
+    /// Points of all ranks.
+    total: usize,
     roots: Vec<u32>,
     xi: Vec<[f64; 3]>,
     /// The network at the points, point-major (`p * ncomp + c`); f32 is what it computes.
@@ -72,12 +82,13 @@ pub struct RmsePoints {
 
 impl RmsePoints {
     /// Draws `n_points` points uniform over `mesh` (its start elements) from streams keyed by
-    /// (seed, batch) and evaluates the network on them.
+    /// (seed, batch) and evaluates the network on them; this rank draws its block of batches.
     pub fn draw(
         mesh: &Mesh,
         inr: &Inr,
         n_points: usize,
         seed: u64,
+        ranks: &dyn Ranks,
         progress: &(dyn Fn(u64) + Sync),
     ) -> RmsePoints {
         let c = inr.output_dim();
@@ -94,9 +105,11 @@ impl RmsePoints {
         // A mesh has at least one element (the reader refuses an empty one); without any there
         // is nowhere to draw.
         let n_points = if samplers.is_empty() { 0 } else { n_points };
-        let n_batches = n_points.div_ceil(RMSE_BATCH);
+        // Batches cost the same (but the last), so an even split balances them.
+        let blocks = partition_even(n_points.div_ceil(RMSE_BATCH), ranks.size());
         type Batch = (Vec<u32>, Vec<[f64; 3]>, Vec<f32>);
-        let batches: Vec<Batch> = (0..n_batches)
+        let batches: Vec<Batch> = blocks[ranks.rank()]
+            .clone()
             .into_par_iter()
             .map(|b| {
                 let n = RMSE_BATCH.min(n_points - b * RMSE_BATCH);
@@ -120,10 +133,13 @@ impl RmsePoints {
                 (roots, xis, exact.into_iter().map(|v| v as f32).collect())
             })
             .collect();
+        let here: usize = batches.iter().map(|b| b.0.len()).sum();
         let mut out = RmsePoints {
-            roots: Vec::with_capacity(n_points),
-            xi: Vec::with_capacity(n_points),
-            exact: Vec::with_capacity(n_points * c),
+            batches: blocks,
+            total: n_points,
+            roots: Vec::with_capacity(here),
+            xi: Vec::with_capacity(here),
+            exact: Vec::with_capacity(here * c),
             ncomp: c,
         };
         for (r, x, e) in batches {
@@ -134,18 +150,19 @@ impl RmsePoints {
         out
     }
 
-    /// Number of points.
-    pub fn len(&self) -> usize {
+    /// Number of points this rank holds.
+    pub fn len_here(&self) -> usize {
         self.roots.len()
     }
 
     /// RMSE = sqrt(Σ_points Σ_components (f − I)² / N) of the interpolant of vertex `values`
     /// (vertex-major, hanging ones constrained) on `mesh`, a refinement of the mesh the points
-    /// were drawn on.
+    /// were drawn on. `ranks` must be the group the points were drawn by.
     pub fn rmse(
         &self,
         mesh: &Mesh,
         values: &[f64],
+        ranks: &dyn Ranks,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Rmse, MeshError> {
         let c = self.ncomp;
@@ -157,11 +174,13 @@ impl RmsePoints {
                 got: values.len(),
             });
         }
-        let n_points = self.len();
-        let sums: Vec<Vec<f64>> = (0..n_points.div_ceil(RMSE_BATCH))
+        let n_points = self.total;
+        let here = self.len_here();
+        let sums: Vec<Vec<f64>> = (0..here.div_ceil(RMSE_BATCH))
             .into_par_iter()
             .map(|b| {
-                let range = b * RMSE_BATCH..((b + 1) * RMSE_BATCH).min(n_points);
+                // This rank's `b`-th batch: every batch but the run's last is full.
+                let range = b * RMSE_BATCH..((b + 1) * RMSE_BATCH).min(here);
                 let mut sum = vec![0.0; c];
                 let mut approx = vec![0.0; c];
                 for p in range.clone() {
@@ -176,13 +195,11 @@ impl RmsePoints {
                 sum
             })
             .collect();
-        // Summing in batch order keeps the result bit-identical for any thread count.
-        let mut per = vec![0.0; c];
-        for s in &sums {
-            for k in 0..c {
-                per[k] += s[k];
-            }
-        }
+        // Summing in batch order keeps the result bit-identical for any thread count and
+        // any number of ranks.
+        let all = ranks.reduce_sums_in_order(sums, &self.batches);
+        let mut per = sum_in_batch_order(&all);
+        per.resize(c, 0.0);
         let n = n_points.max(1) as f64;
         Ok(Rmse {
             total: (per.iter().sum::<f64>() / n).sqrt(),

@@ -45,9 +45,29 @@ pub trait Ranks: Send + Sync {
         batch_ranges: &[Range<usize>],
     ) -> Vec<Vec<f64>>;
 
+    /// Concatenate every rank's `local` values in rank order (`counts` as in
+    /// [`Ranks::all_gather_marks`]): per-element scores, vertex values.
+    fn all_gather_values(&self, local: &[f64], counts: &[usize]) -> Vec<f64>;
+
+    /// Whether `flag` is true on any rank (a stop request that reached some ranks first).
+    fn any(&self, flag: bool) -> bool;
+
     /// Agree on success. If any rank passes `Err`, every rank returns the
-    /// `Err` message of the lowest failing rank; otherwise all return `Ok`.
-    fn agree_ok(&self, local: Result<(), String>) -> Result<(), String>;
+    /// `Err` of the lowest failing rank; otherwise all return `Ok`.
+    fn agree_ok(&self, local: Result<(), Failure>) -> Result<(), Failure>;
+}
+
+/// A rank's error as every rank can hold it: the one line the command prints, and whether
+/// the command line is at fault (its exit status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub usage: bool,
+}
+
+/// How many items each of `ranges` holds, for the gathers' `counts`.
+pub fn counts(ranges: &[Range<usize>]) -> Vec<usize> {
+    ranges.iter().map(Range::len).collect()
 }
 
 /// Split `0..costs.len()` into `parts` contiguous ranges whose cost sums are
@@ -143,7 +163,16 @@ impl Ranks for Single {
         local_batch_sums
     }
 
-    fn agree_ok(&self, local: Result<(), String>) -> Result<(), String> {
+    fn all_gather_values(&self, local: &[f64], counts: &[usize]) -> Vec<f64> {
+        assert_eq!(counts, [local.len()], "all_gather_values: bad counts");
+        local.to_vec()
+    }
+
+    fn any(&self, flag: bool) -> bool {
+        flag
+    }
+
+    fn agree_ok(&self, local: Result<(), Failure>) -> Result<(), Failure> {
         local
     }
 }
@@ -196,7 +225,7 @@ mod mpi_ranks {
     use mpi::topology::SimpleCommunicator;
     use mpi::traits::*;
 
-    use super::{Ranks, check_batch_ranges};
+    use super::{Failure, Ranks, check_batch_ranges};
 
     /// The MPI world, by rank and size only: the communicator is looked up per call, so this is
     /// `Send + Sync` and can sit in the process-wide [`world`]. MPI is initialized with
@@ -323,7 +352,19 @@ mod mpi_ranks {
                 .collect()
         }
 
-        fn agree_ok(&self, local: Result<(), String>) -> Result<(), String> {
+        fn all_gather_values(&self, local: &[f64], counts: &[usize]) -> Vec<f64> {
+            self.all_gather_var(local, counts)
+        }
+
+        fn any(&self, flag: bool) -> bool {
+            let mine = i32::from(flag);
+            let mut some = 0i32;
+            self.world()
+                .all_reduce_into(&mine, &mut some, SystemOperation::max());
+            some != 0
+        }
+
+        fn agree_ok(&self, local: Result<(), Failure>) -> Result<(), Failure> {
             // Lowest failing rank, or `size` if none failed. MIN over integers is
             // order-independent, unlike floating-point sums.
             let mine = match local {
@@ -337,13 +378,51 @@ mod mpi_ranks {
             if first_failed == self.size {
                 return Ok(());
             }
-            let msg = local.err().unwrap_or_default();
-            Err(self.broadcast_string(first_failed, &msg))
+            // The usage flag travels as the message's first byte.
+            let wire = match local {
+                Err(f) => format!("{}{}", if f.usage { '2' } else { '1' }, f.message),
+                Ok(()) => String::new(),
+            };
+            let wire = self.broadcast_string(first_failed, &wire);
+            let (flag, message) = wire.split_at(wire.len().min(1));
+            Err(Failure {
+                message: message.to_string(),
+                usage: flag == "2",
+            })
         }
     }
 }
 #[cfg(feature = "mpi")]
 pub use mpi_ranks::MpiRanks;
+
+/// Variables a launcher sets in every process it starts: OpenMPI's mpirun, PMIx (Slurm's
+/// `srun --mpi=pmix`), PMI-1/2 (MPICH's hydra, `srun --mpi=pmi2`).
+const LAUNCHER_VARS: [&str; 4] = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"];
+
+/// Whether an MPI launcher started this process. A plain start stays one process without
+/// initializing MPI, which (as a singleton) would spawn a daemon and slow every run down.
+pub fn launched_by_mpi() -> bool {
+    LAUNCHER_VARS.iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// The number of processes the launcher started, where it says.
+pub fn launched_size() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
+}
+
+/// Under an MPI launcher, initializes MPI and makes it the [`world`]; returns the universe,
+/// which must live until the end of `main` (dropping it finalizes MPI).
+#[cfg(feature = "mpi")]
+pub fn start_mpi() -> Result<Option<mpi::environment::Universe>, String> {
+    if !launched_by_mpi() {
+        return Ok(None);
+    }
+    let (ranks, universe) = MpiRanks::init()?;
+    set_world(Box::new(ranks))?;
+    Ok(Some(universe))
+}
 
 #[cfg(test)]
 mod tests {
@@ -396,6 +475,12 @@ mod tests {
             s.reduce_sums_in_order(vec![vec![1.0]], &one_batch),
             vec![vec![1.0]]
         );
-        assert_eq!(s.agree_ok(Err("x".into())), Err("x".into()));
+        assert_eq!(s.all_gather_values(&[1.5], &[1]), vec![1.5]);
+        assert!(s.any(true) && !s.any(false));
+        let f = Failure {
+            message: "x".into(),
+            usage: true,
+        };
+        assert_eq!(s.agree_ok(Err(f.clone())), Err(f));
     }
 }

@@ -3,6 +3,12 @@
 //! write the iteration's files, measure the RMSE on points drawn once, record and rewrite
 //! parameters.json (status running; complete or interrupted at the end). What
 //! the run has to say goes to an [`Observer`] (the command's console, or a test).
+//!
+//! The run is that of the process group [`crate::ranks::world`] (one process unless `main`
+//! started MPI): every rank holds the same mesh and field and refines identically; scoring,
+//! vertex values and the RMSE are shared out; rank 0 alone takes the folder's lock and
+//! writes files. Each step that can fail on one rank only (reading inputs, memory, writing)
+//! is agreed, so all ranks stop together with the same error.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -21,6 +27,7 @@ use crate::marking::{Scoring, score_basic, score_estimate, score_pruning};
 use crate::mesh::{Mesh, ParaViewWriter};
 use crate::metrics::{Rmse, RmsePoints, rmse_points};
 use crate::network::{Coordinates, Inr};
+use crate::ranks::Ranks;
 
 /// What the run tells whoever watches it. Every method has a default that does nothing;
 /// `advance` is called from the worker threads.
@@ -78,6 +85,32 @@ pub struct Inputs {
     pub mesh_source: String,
     /// Assumptions the checkpoint loader made (e.g. activations a flat state dict lacks).
     pub notes: Vec<String>,
+}
+
+/// [`load_inputs`] on every rank of `ranks`, agreed: all have the inputs, or all stop with the
+/// error of the lowest rank that could not read them.
+pub(crate) fn load_agreed(cfg: &Config, ranks: &dyn Ranks) -> Result<Inputs, Error> {
+    let local = match missing_on_this_rank(cfg, ranks) {
+        Some(missing) => load_inputs(&missing),
+        None => load_inputs(cfg),
+    };
+    Error::agreed(ranks, local)
+}
+
+/// Test hook of the `mpi` build: `PRUNINGAMR_TEST_MISSING_INPUT_RANK=r` makes rank `r` read a
+/// network file that does not exist, as a node without the file would.
+fn missing_on_this_rank(cfg: &Config, ranks: &dyn Ranks) -> Option<Config> {
+    if !cfg!(feature = "mpi") {
+        return None;
+    }
+    let rank: usize = std::env::var("PRUNINGAMR_TEST_MISSING_INPUT_RANK")
+        .ok()?
+        .parse()
+        .ok()?;
+    (rank == ranks.rank()).then(|| Config {
+        checkpoint: Some(format!("missing-on-rank-{rank}.npz").into()),
+        ..cfg.clone()
+    })
 }
 
 /// Loads the network and the start mesh, and checks that they fit each other.
@@ -237,6 +270,7 @@ fn score(
     field: &MeshField,
     inr: &Inr,
     it: usize,
+    ranks: &dyn Ranks,
     obs: &dyn Observer,
 ) -> Result<Marks, Error> {
     let t = Instant::now();
@@ -250,9 +284,13 @@ fn score(
     };
     obs.start("scoring", candidates as u64);
     let scoring = match cfg.criterion {
-        Criterion::Basic => score_basic(field.mesh(), field.values(), inr, cfg, it, &progress)?,
-        Criterion::Pruning => score_pruning(field.mesh(), inr, cfg, it, &progress),
-        Criterion::Estimate => score_estimate(field.mesh(), field.values(), inr, cfg, &progress),
+        Criterion::Basic => {
+            score_basic(field.mesh(), field.values(), inr, cfg, it, ranks, &progress)?
+        }
+        Criterion::Pruning => score_pruning(field.mesh(), inr, cfg, it, ranks, &progress),
+        Criterion::Estimate => {
+            score_estimate(field.mesh(), field.values(), inr, cfg, ranks, &progress)
+        }
     };
     obs.finish();
     Ok(Marks {
@@ -267,13 +305,14 @@ fn score(
 fn measure(
     points: Option<&RmsePoints>,
     field: &MeshField,
+    ranks: &dyn Ranks,
     obs: &dyn Observer,
 ) -> Result<Rmse, Error> {
     let Some(points) = points else {
         return Ok(Rmse::skipped());
     };
-    obs.start("RMSE", points.len() as u64);
-    let err = points.rmse(field.mesh(), field.values(), &|n| obs.advance(n))?;
+    obs.start("RMSE", points.len_here() as u64);
+    let err = points.rmse(field.mesh(), field.values(), ranks, &|n| obs.advance(n))?;
     obs.finish();
     Ok(err)
 }
@@ -283,6 +322,7 @@ fn draw_rmse_points(
     cfg: &Config,
     mesh: &Mesh,
     inr: &Inr,
+    ranks: &dyn Ranks,
     obs: &dyn Observer,
 ) -> (Option<RmsePoints>, RmseSetup) {
     let t = Instant::now();
@@ -290,8 +330,8 @@ fn draw_rmse_points(
         .rmse_samples
         .unwrap_or_else(|| rmse_points(inr.inr_dim()));
     let points = (n > 0).then(|| {
-        obs.start("RMSE points", n as u64);
-        let p = RmsePoints::draw(mesh, inr, n, cfg.seed, &|k| obs.advance(k));
+        obs.start("RMSE points", n.div_ceil(ranks.size()) as u64);
+        let p = RmsePoints::draw(mesh, inr, n, cfg.seed, ranks, &|k| obs.advance(k));
         obs.finish();
         p
     });
@@ -307,19 +347,30 @@ fn draw_rmse_points(
 /// Runs the whole experiment and writes its files. The run holds its folder's lock from
 /// before it removes an earlier run's results until it returns.
 pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
-    let inputs = load_inputs(cfg)?;
+    let ranks = crate::ranks::world();
+    let writer = ranks.rank() == 0;
+    // Only the writer touches the files, so only its steps that write can fail there.
+    let written = |r: Result<(), Error>| Error::agreed(ranks, if writer { r } else { Ok(()) });
+    let inputs = load_agreed(cfg, ranks)?;
     let n_uniform = if cfg.original {
         cfg.max_it
     } else {
         cfg.num_uniform_ref.min(cfg.max_it)
     };
-    check_uniform_memory(cfg, &inputs.mesh, n_uniform, inputs.inr.output_dim())?;
-    check_rmse_memory(cfg, &inputs.inr)?;
+    // Nodes may differ in memory, so the checks are agreed too.
+    let fits = check_uniform_memory(cfg, &inputs.mesh, n_uniform, inputs.inr.output_dim())
+        .and_then(|()| check_rmse_memory(cfg, &inputs.inr));
+    Error::agreed(ranks, fits.map_err(Error::from))?;
     let time_sliced = inputs.inr.coordinates().time().is_some();
     let dir = crate::experiment::name::folder_with(cfg, time_sliced);
-    prepare_dir(&dir)?;
-    let lock = FolderLock::acquire(&dir)?;
-    let removed = remove_earlier_results(&dir)?;
+    let held = match writer {
+        true => prepare_dir(&dir).and_then(|()| {
+            let lock = FolderLock::acquire(&dir)?;
+            Ok((Some(lock), remove_earlier_results(&dir)?))
+        }),
+        false => Ok((None, Vec::new())),
+    };
+    let (lock, removed) = Error::agreed(ranks, held)?;
     let Inputs {
         inr,
         mesh,
@@ -351,8 +402,8 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
     }
     let init_num_vertices = mesh.num_vertices();
     let bounds = mesh.bounding_box();
-    let (rmse_points, rmse_setup) = draw_rmse_points(cfg, &mesh, &inr, obs);
-    let mut field = MeshField::new(mesh, &inr)?;
+    let (rmse_points, rmse_setup) = draw_rmse_points(cfg, &mesh, &inr, ranks, obs);
+    let mut field = MeshField::new_on(mesh, &inr, ranks)?;
     let mut summary = RunSummary {
         experiment_dir: dir.clone(),
         iterations: Vec::new(),
@@ -371,21 +422,24 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
             &mesh_source,
             &notes,
         );
-        parameters::write(cfg, summary, &facts).map_err(Error::write(parameters::path(&dir)))
+        written(
+            parameters::write(cfg, summary, &facts).map_err(Error::write(parameters::path(&dir))),
+        )
     };
-    let mut paraview = match cfg.paraview {
+    let paraview = match cfg.paraview && writer {
         true => {
             let pv_dir = dir.join("ParaView");
-            Some(
-                ParaViewWriter::new(&pv_dir, "pruningamr", inr.output_names().to_vec())
-                    .map_err(Error::write(pv_dir))?,
-            )
+            ParaViewWriter::new(&pv_dir, "pruningamr", inr.output_names().to_vec())
+                .map(Some)
+                .map_err(Error::write(pv_dir))
         }
-        false => None,
+        false => Ok(None),
     };
+    let mut paraview = Error::agreed(ranks, paraview)?;
 
     for it in 0..cfg.max_it {
-        if obs.stop_requested() {
+        // A signal may reach the ranks at different moments: stop when any has one.
+        if ranks.any(obs.stop_requested()) {
             summary.stop_reason = StopReason::Interrupted;
             break;
         }
@@ -401,8 +455,8 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
                 summary.stop_reason = StopReason::ReachedMaxDofs;
                 break;
             }
-            let marks = score(cfg, &field, &inr, it, obs)?;
-            if obs.stop_requested() {
+            let marks = score(cfg, &field, &inr, it, ranks, obs)?;
+            if ranks.any(obs.stop_requested()) {
                 summary.stop_reason = StopReason::Interrupted;
                 break;
             }
@@ -431,24 +485,30 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
             ..PhaseSeconds::default()
         };
 
+        // Refinement and the hanging constraints depend on the marks alone, which every rank
+        // holds: they fail on every rank alike, so they need no agreement.
         let t = Instant::now();
         field.refine(&marks.scoring.marks)?;
         secs.refinement = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        field.update(&inr)?;
+        field.update_on(&inr, ranks)?;
         secs.vertex_evaluation = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        field.save(&dir, it)?;
-        if let Some(pv) = paraview.as_mut() {
-            pv.write_iteration(field.mesh(), field.values(), field.ncomp(), it)
-                .map_err(Error::write(dir.join("ParaView")))?;
-        }
+        written(field.save(&dir, it).and_then(|()| {
+            match paraview.as_mut() {
+                Some(pv) => pv
+                    .write_iteration(field.mesh(), field.values(), field.ncomp(), it)
+                    .map(drop)
+                    .map_err(Error::write(dir.join("ParaView"))),
+                None => Ok(()),
+            }
+        }))?;
         secs.writing = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        let err = measure(rmse_points.as_ref(), &field, obs)?;
+        let err = measure(rmse_points.as_ref(), &field, ranks, obs)?;
         secs.rmse = t.elapsed().as_secs_f64();
 
         let rec = record(it, &marks, &field, err, secs);
@@ -456,8 +516,11 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         summary.iterations.push(rec);
         if cfg.plot {
             let t = Instant::now();
-            crate::figures::draw_iteration(cfg, &field, &summary.iterations, &dir)
-                .map_err(|source| Error::Plot { it, source })?;
+            written(
+                crate::figures::draw_iteration(cfg, &field, &summary.iterations, &dir)
+                    .map(drop)
+                    .map_err(|source| Error::Plot { it, source }),
+            )?;
             if let Some(r) = summary.iterations.last_mut() {
                 r.seconds.writing += t.elapsed().as_secs_f64();
             }

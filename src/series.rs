@@ -12,13 +12,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::config::{Config, UsageError};
+use crate::config::{Config, Drawn, UsageError};
 use crate::error::Error;
 use crate::experiment::RunSummary;
 use crate::experiment::name::{python_float, series_folder};
 use crate::field::MeshField;
 use crate::plot::SheetLayout;
-use crate::run::{IterationView, Observer, load_inputs};
+use crate::run::{IterationView, Observer, load_agreed};
 
 /// File name of the series collection in the series folder.
 pub const SERIES_FILE: &str = "series.pvd";
@@ -46,7 +46,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<Outcome, Error> {
     match &cfg.time_slices {
         None => {
             if cfg.plot && cfg.plot_component.is_some() {
-                let inputs = load_inputs(cfg)?;
+                let inputs = load_agreed(cfg, crate::ranks::world())?;
                 crate::figures::drawn(cfg, inputs.inr.output_names())?;
             }
             crate::run::run(cfg, obs).map(Outcome::Run)
@@ -71,7 +71,8 @@ pub(crate) fn run_series(
     times: &[f64],
     obs: &dyn Observer,
 ) -> Result<SeriesSummary, Error> {
-    let inputs = load_inputs(&slice_config(cfg, times[0]))?;
+    let ranks = crate::ranks::world();
+    let inputs = load_agreed(&slice_config(cfg, times[0]), ranks)?;
     if inputs.inr.coordinates().time().is_none() {
         return Err(UsageError {
             option: "time_slices",
@@ -114,12 +115,36 @@ pub(crate) fn run_series(
     }
 
     let dir = series_folder(cfg);
-    std::fs::create_dir_all(&dir).map_err(Error::write(&dir))?;
+    let written = Error::agreed(
+        ranks,
+        match ranks.rank() {
+            0 => write_series(cfg, &dir, &slices, &last_fields, drawn, obs),
+            _ => Ok(None),
+        },
+    );
+    let sheet = written?;
+    Ok(SeriesSummary {
+        slices,
+        pvd: dir.join(SERIES_FILE),
+        sheet,
+    })
+}
+
+/// The series files (rank 0 writes them): `series.pvd`, and `series.png` with `--plot`.
+fn write_series(
+    cfg: &Config,
+    dir: &Path,
+    slices: &[(f64, RunSummary)],
+    last_fields: &[(f64, MeshField)],
+    drawn: Drawn,
+    obs: &dyn Observer,
+) -> Result<Option<(PathBuf, SheetLayout)>, Error> {
+    std::fs::create_dir_all(dir).map_err(Error::write(dir))?;
     let steps: Vec<(String, String)> = slices
         .iter()
         .filter_map(|(t, s)| {
             let it = s.iterations.last()?.it;
-            Some((python_float(*t), last_vtu(&dir, &s.experiment_dir, it)))
+            Some((python_float(*t), last_vtu(dir, &s.experiment_dir, it)))
         })
         .collect();
     let pvd = dir.join(SERIES_FILE);
@@ -145,7 +170,7 @@ pub(crate) fn run_series(
                 .filter_map(|(_, s)| s.iterations.last().map(|r| r.it))
                 .max()
                 .unwrap_or(0);
-            let layout = crate::figures::draw_sheet(&title, &last_fields, drawn, &path).map_err(
+            let layout = crate::figures::draw_sheet(&title, last_fields, drawn, &path).map_err(
                 |source| Error::Plot {
                     it: last_it,
                     source,
@@ -156,7 +181,7 @@ pub(crate) fn run_series(
         }
         false => None,
     };
-    Ok(SeriesSummary { slices, pvd, sheet })
+    Ok(sheet)
 }
 
 /// The path of a slice's last `.vtu` as the series collection names it: relative to the

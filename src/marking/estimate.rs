@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::estimate::{CurvatureMode, JetNetwork, Layout, indicator_from_jet};
 use crate::mesh::Mesh;
 use crate::network::Inr;
+use crate::ranks::{Ranks, partition_by_cost};
 
 /// Points of one stacked jet evaluation: elements are grouped (by index, so the grouping does
 /// not depend on the thread count) until their sample points reach this.
@@ -19,11 +20,13 @@ const GROUP_POINTS: usize = 256;
 
 /// The indicator of every element of `mesh` for the interpolant with vertex values `values`
 /// (constrained, vertex-major), in element order; and the floating-point operations spent.
+/// Each rank computes a block of the groups; the indicators are gathered in element order.
 pub(crate) fn element_indicators(
     mesh: &Mesh,
     values: &[f64],
     inr: &Inr,
     samples: usize,
+    ranks: &dyn Ranks,
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Vec<f64>, f64) {
     let net = JetNetwork::new(inr);
@@ -34,11 +37,16 @@ pub(crate) fn element_indicators(
     let ns = layout.n_samples();
     let per_group = (GROUP_POINTS / ns).max(1);
     let n = mesh.num_elements();
-    let groups: Vec<usize> = (0..n.div_ceil(per_group)).collect();
-    let eta: Vec<Vec<f64>> = groups
-        .par_iter()
-        .map(|&g| {
-            let elements = g * per_group..((g + 1) * per_group).min(n);
+    let group_of = |g: usize| g * per_group..((g + 1) * per_group).min(n);
+    let group_costs: Vec<f64> = (0..n.div_ceil(per_group))
+        .map(|g| group_of(g).len() as f64)
+        .collect();
+    let blocks = partition_by_cost(&group_costs, ranks.size());
+    let eta: Vec<Vec<f64>> = blocks[ranks.rank()]
+        .clone()
+        .into_par_iter()
+        .map(|g| {
+            let elements = group_of(g);
             let mut x = Vec::with_capacity(elements.len() * ns * d);
             let mut boxes = Vec::with_capacity(elements.len());
             for e in elements.clone() {
@@ -72,8 +80,13 @@ pub(crate) fn element_indicators(
             out
         })
         .collect();
+    let counts: Vec<usize> = blocks
+        .iter()
+        .map(|b| (b.end * per_group).min(n) - (b.start * per_group).min(n))
+        .collect();
+    let eta = ranks.all_gather_values(&eta.concat(), &counts);
     let rows = (n * ns * layout.mode.jet_order().rows_per_point(d)) as f64;
-    (eta.concat(), rows * net.flops_per_row())
+    (eta, rows * net.flops_per_row())
 }
 
 /// Scores every element by the indicator and marks by Dörfler's criterion with `cfg.theta`,
@@ -83,9 +96,12 @@ pub(crate) fn score_estimate(
     values: &[f64],
     inr: &Inr,
     cfg: &Config,
+    ranks: &dyn Ranks,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Scoring {
-    let (eta, flops) = element_indicators(mesh, values, inr, cfg.error_samples, progress);
+    // Every rank holds every indicator, so each marks (and trial-refines for the budget) the
+    // same elements as one process would.
+    let (eta, flops) = element_indicators(mesh, values, inr, cfg.error_samples, ranks, progress);
     let order = order_descending(&eta);
     let wanted = dorfler_count(&eta, &order, cfg.theta);
     let k = fit_budget(mesh, &order, wanted, cfg.max_dofs);
@@ -108,6 +124,7 @@ mod tests {
     use crate::field::MeshField;
     use crate::metrics::RmsePoints;
     use crate::network::{Coordinates, builtin_mesh, builtin_network};
+    use crate::ranks::Single;
 
     /// Σ_K η_K² estimates ‖f − I f‖² = RMSE²·|Ω| on the built-in hos network (ReLU, so the
     /// estimate sees only sampled values and gradients) on a uniform and an adaptive mesh.
@@ -119,13 +136,14 @@ mod tests {
         mesh.refine_uniformly();
         let inr = Inr::new(file, Coordinates::Identity, 2).unwrap();
         let mut field = MeshField::new(mesh, &inr).unwrap();
-        let points = RmsePoints::draw(field.mesh(), &inr, 1 << 18, 3, &|_| ());
+        let points = RmsePoints::draw(field.mesh(), &inr, 1 << 18, 3, &Single, &|_| ());
         for round in 0..3 {
-            let (eta, flops) = element_indicators(field.mesh(), field.values(), &inr, 64, &|_| ());
+            let (eta, flops) =
+                element_indicators(field.mesh(), field.values(), &inr, 64, &Single, &|_| ());
             assert!(flops > 0.0);
             let estimate = eta.iter().map(|e| e * e).sum::<f64>().sqrt(); // |Ω| = 1
             let measured = points
-                .rmse(field.mesh(), field.values(), &|_| ())
+                .rmse(field.mesh(), field.values(), &Single, &|_| ())
                 .unwrap()
                 .total;
             let ratio = estimate / measured;
