@@ -171,6 +171,26 @@ fn ns_pinn_adaptive_is_identical_on_two_and_three_ranks() {
     check_identical("ns_pinn", &args, 2);
 }
 
+/// A `--time_slices` series: every slice's files and the series files (collection, contact
+/// sheet), which rank 0 alone writes.
+#[test]
+fn ct_demo_series_is_identical() {
+    let args = strings(&[
+        "--INR_key",
+        "CT_demo",
+        "--time_slices",
+        "0:1:2",
+        "--max_it",
+        "3",
+        "--prop_threshold",
+        "0.6",
+        "--rmse_samples",
+        "20000",
+        "--plot",
+    ]);
+    check_identical("ct_demo_series", &args, 2);
+}
+
 /// The 2-D reference network (saved by PyTorch) with every criterion, ParaView files and
 /// pictures included.
 #[test]
