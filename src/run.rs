@@ -349,8 +349,6 @@ fn draw_rmse_points(
 pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
     let ranks = crate::ranks::world();
     let writer = ranks.rank() == 0;
-    // Only the writer touches the files, so only its steps that write can fail there.
-    let written = |r: Result<(), Error>| Error::agreed(ranks, if writer { r } else { Ok(()) });
     let inputs = load_agreed(cfg, ranks)?;
     let n_uniform = if cfg.original {
         cfg.max_it
@@ -422,9 +420,9 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
             &mesh_source,
             &notes,
         );
-        written(
-            parameters::write(cfg, summary, &facts).map_err(Error::write(parameters::path(&dir))),
-        )
+        on_writer(ranks, || {
+            parameters::write(cfg, summary, &facts).map_err(Error::write(parameters::path(&dir)))
+        })
     };
     let paraview = match cfg.paraview && writer {
         true => {
@@ -496,7 +494,8 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         secs.vertex_evaluation = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        written(field.save(&dir, it).and_then(|()| {
+        on_writer(ranks, || {
+            field.save(&dir, it)?;
             match paraview.as_mut() {
                 Some(pv) => pv
                     .write_iteration(field.mesh(), field.values(), field.ncomp(), it)
@@ -504,7 +503,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
                     .map_err(Error::write(dir.join("ParaView"))),
                 None => Ok(()),
             }
-        }))?;
+        })?;
         secs.writing = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
@@ -516,11 +515,11 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         summary.iterations.push(rec);
         if cfg.plot {
             let t = Instant::now();
-            written(
+            on_writer(ranks, || {
                 crate::figures::draw_iteration(cfg, &field, &summary.iterations, &dir)
                     .map(drop)
-                    .map_err(|source| Error::Plot { it, source }),
-            )?;
+                    .map_err(|source| Error::Plot { it, source })
+            })?;
             if let Some(r) = summary.iterations.last_mut() {
                 r.seconds.writing += t.elapsed().as_secs_f64();
             }
@@ -545,6 +544,16 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         obs.line(&view_hint(cfg, &dir, last.it));
     }
     Ok(summary)
+}
+
+/// `write` done by rank 0 alone (the others write nothing), agreed: its failure stops every
+/// rank.
+fn on_writer(ranks: &dyn Ranks, write: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+    let local = match ranks.rank() {
+        0 => write(),
+        _ => Ok(()),
+    };
+    Error::agreed(ranks, local)
 }
 
 /// The record of an iteration that refined.

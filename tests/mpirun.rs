@@ -220,6 +220,29 @@ fn reference_2d_network_is_identical_for_every_criterion() {
     }
 }
 
+/// Only rank 0 writes: an MPMD launch (`mpirun … : …`) gives rank 1 another `--output`, which
+/// must stay absent while rank 0's folder gets every file.
+#[test]
+fn only_rank_zero_writes() {
+    let (a, b) = (out_dir("mpirun", "writer-a"), out_dir("mpirun", "writer-b"));
+    let args = strings(&["--INR_key", "hos", "--max_it", "3", "--paraview", "--plot"]);
+    let mut cmd = command(Some(1), &a, 1, &args);
+    cmd.arg(":").arg("-np").arg("1").arg(BIN);
+    cmd.arg("--quiet")
+        .arg("--output")
+        .arg(&b)
+        .args(["--threads", "1"]);
+    cmd.args(&args);
+    let o = finish(cmd, LIMIT);
+    assert!(o.status.success(), "{o:?}");
+    let written = files(&a);
+    assert!(
+        written.keys().any(|p| p.ends_with("it_2.gf")),
+        "{written:?}"
+    );
+    assert!(!b.exists(), "rank 1 wrote into {}", b.display());
+}
+
 /// A rank that cannot read its input ends the job: exit status 1, one error line (rank 0's,
 /// naming the lowest rank's missing file), no output folder, no hang.
 #[test]
