@@ -1460,3 +1460,24 @@ fn input_files_are_read_with_a_size_cap() {
     assert!(read_capped(&path, 1 << 20).is_err());
     assert_eq!(read_capped(&path, 2 << 20).unwrap().len(), (1 << 20) + 1);
 }
+
+/// A build without the `mpi` feature started by an MPI launcher as one of several ranks (seen
+/// in the launcher's variables) refuses to run, instead of running the whole job once per rank
+/// into the same folder.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn usage_mpi_launch_without_the_feature() {
+    let dir = scratch("usage_mpi_launch_without_the_feature");
+    let launched = |bin: &Path, args: Vec<String>| {
+        let mut c = direct(bin, args);
+        c.env("OMPI_COMM_WORLD_SIZE", "2");
+        c
+    };
+    refused_with(
+        &dir.join("out"),
+        &["--INR_key", "hos"],
+        USAGE,
+        &["one of 2 processes", "--features mpi"],
+        launched,
+    );
+}
