@@ -199,3 +199,78 @@ fn collect(
         budget_bound: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::config::Cli;
+    use crate::field::MeshField;
+    use crate::metrics::RmsePoints;
+    use crate::network::{Coordinates, builtin_mesh, builtin_network};
+    use crate::ranks::Single;
+    use crate::ranks::threads::on_ranks;
+
+    /// What a rank ends up holding after each shared step, as bits.
+    #[derive(Debug, PartialEq)]
+    struct Held {
+        pruning: (Vec<bool>, u64),
+        basic: (Vec<bool>, u64),
+        estimate: (Vec<bool>, u64),
+        rmse: Vec<u64>,
+        values: Vec<u64>,
+    }
+
+    fn held(cfg: &Config, field: &MeshField, inr: &Inr, ranks: &dyn Ranks) -> Held {
+        let (mesh, values) = (field.mesh(), field.values());
+        let bits = |s: Scoring| (s.marks, s.flops.to_bits());
+        let pruning = score_pruning(mesh, inr, cfg, 2, ranks, &|_| ());
+        let basic = score_basic(mesh, values, inr, cfg, 2, ranks, &|_| ()).unwrap();
+        let estimate = score_estimate(mesh, values, inr, cfg, ranks, &|_| ());
+        // Six batches of RMSE points, the last short: with 7 ranks one holds none.
+        let points = RmsePoints::draw(mesh, inr, 5 * 4096 + 7, 3, ranks, &|_| ());
+        let err = points.rmse(mesh, values, ranks, &|_| ()).unwrap();
+        let mut refined = field.clone();
+        refined.refine(&pruning.marks).unwrap();
+        refined.update_on(inr, ranks).unwrap();
+        Held {
+            rmse: std::iter::once(err.total)
+                .chain(err.per_component)
+                .map(f64::to_bits)
+                .collect(),
+            values: refined.values().iter().map(|v| v.to_bits()).collect(),
+            pruning: bits(pruning),
+            basic: bits(basic),
+            estimate: bits(estimate),
+        }
+    }
+
+    /// Scoring under every criterion, the RMSE and the new vertices' values shared between
+    /// 2, 3 and 7 ranks (threads standing in for MPI processes) hold one process's bits on
+    /// every rank.
+    #[test]
+    fn shared_work_holds_the_bits_of_one_process() {
+        let cfg = Cli::try_parse_from(["pruningamr", "--INR_key", "hos"])
+            .unwrap()
+            .validate()
+            .unwrap();
+        let (file, _) = builtin_network("hos").unwrap();
+        let inr = Inr::new(file, Coordinates::Identity, 2).unwrap();
+        let mut mesh = Mesh::parse(builtin_mesh("hos").unwrap(), "hos").unwrap();
+        mesh.refine_uniformly();
+        mesh.refine_uniformly();
+        let field = MeshField::new(mesh, &inr).unwrap();
+        let one = held(&cfg, &field, &inr, &Single);
+        assert!(one.pruning.0.iter().any(|&m| m) && one.basic.0.iter().any(|&m| m));
+        assert!(one.values.len() > field.values().len());
+        for size in [2, 3, 7] {
+            for (rank, got) in on_ranks(size, |r| held(&cfg, &field, &inr, r))
+                .into_iter()
+                .enumerate()
+            {
+                assert!(got == one, "rank {rank} of {size}");
+            }
+        }
+    }
+}

@@ -424,6 +424,129 @@ pub fn start_mpi() -> Result<Option<mpi::environment::Universe>, String> {
     Ok(Some(universe))
 }
 
+/// A group of threads standing in for ranks in the unit tests (no MPI needed): each
+/// collective exchanges one byte buffer per rank through a shared table between barriers.
+#[cfg(test)]
+pub(crate) mod threads {
+    use std::ops::Range;
+    use std::sync::{Arc, Barrier, Mutex};
+
+    use super::{Failure, Ranks, check_batch_ranges};
+
+    pub(crate) struct ThreadRanks {
+        rank: usize,
+        size: usize,
+        table: Arc<(Barrier, Mutex<Vec<Vec<u8>>>)>,
+    }
+
+    /// Runs `f` on `size` threads, each one rank, and returns their results in rank order.
+    pub(crate) fn on_ranks<T: Send>(size: usize, f: impl Fn(&ThreadRanks) -> T + Sync) -> Vec<T> {
+        let table = Arc::new((Barrier::new(size), Mutex::new(vec![Vec::new(); size])));
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..size)
+                .map(|rank| {
+                    let ranks = ThreadRanks {
+                        rank,
+                        size,
+                        table: Arc::clone(&table),
+                    };
+                    let f = &f;
+                    scope.spawn(move || f(&ranks))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    impl ThreadRanks {
+        /// Every rank's `mine`, in rank order.
+        fn exchange(&self, mine: Vec<u8>) -> Vec<Vec<u8>> {
+            let (barrier, slots) = &*self.table;
+            barrier.wait();
+            slots.lock().unwrap()[self.rank] = mine;
+            barrier.wait();
+            let all = slots.lock().unwrap().clone();
+            barrier.wait();
+            all
+        }
+
+        fn gather_f64(&self, local: &[f64]) -> Vec<Vec<f64>> {
+            let bytes = local.iter().flat_map(|v| v.to_le_bytes()).collect();
+            self.exchange(bytes)
+                .iter()
+                .map(|b| {
+                    b.chunks(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                        .collect()
+                })
+                .collect()
+        }
+    }
+
+    impl Ranks for ThreadRanks {
+        fn rank(&self) -> usize {
+            self.rank
+        }
+
+        fn size(&self) -> usize {
+            self.size
+        }
+
+        fn all_gather_marks(&self, local: &[bool], counts: &[usize]) -> Vec<bool> {
+            assert_eq!(local.len(), counts[self.rank]);
+            let all = self.exchange(local.iter().map(|&m| u8::from(m)).collect());
+            all.concat().into_iter().map(|b| b != 0).collect()
+        }
+
+        fn all_gather_values(&self, local: &[f64], counts: &[usize]) -> Vec<f64> {
+            assert_eq!(local.len(), counts[self.rank]);
+            self.gather_f64(local).concat()
+        }
+
+        fn any(&self, flag: bool) -> bool {
+            self.exchange(vec![u8::from(flag)])
+                .iter()
+                .any(|b| b[0] != 0)
+        }
+
+        fn reduce_sums_in_order(
+            &self,
+            local_batch_sums: Vec<Vec<f64>>,
+            batch_ranges: &[Range<usize>],
+        ) -> Vec<Vec<f64>> {
+            check_batch_ranges(batch_ranges, self.size, self.rank, local_batch_sums.len());
+            // Equal-width batches (the RMSE's): the width travels with the values.
+            let width = local_batch_sums.first().map_or(0, Vec::len);
+            let mut flat = vec![width as f64];
+            flat.extend(local_batch_sums.into_iter().flatten());
+            self.gather_f64(&flat)
+                .into_iter()
+                .flat_map(|r| {
+                    let w = r[0] as usize;
+                    r[1..]
+                        .chunks(w.max(1))
+                        .map(<[f64]>::to_vec)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        }
+
+        fn agree_ok(&self, local: Result<(), Failure>) -> Result<(), Failure> {
+            let mine = match &local {
+                Ok(()) => Vec::new(),
+                Err(f) => [&[u8::from(f.usage)], f.message.as_bytes()].concat(),
+            };
+            match self.exchange(mine).into_iter().find(|b| !b.is_empty()) {
+                None => Ok(()),
+                Some(b) => Err(Failure {
+                    message: String::from_utf8(b[1..].to_vec()).unwrap(),
+                    usage: b[0] != 0,
+                }),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
