@@ -164,6 +164,72 @@ fn hessian_equals_finite_differences_of_the_network() {
     }
 }
 
+/// SIREN-like sine networks (sin(ω z) in every hidden layer, ω = 30 on the first as SIREN
+/// has it, or folded to 1 as the loaders leave it, with SIREN's initialization) and Gaussian
+/// activations, against finite differences.
+#[test]
+fn sine_and_gauss_hessians_equal_finite_differences() {
+    let mut r = rng(11);
+    for (d, coordinates) in [(2, Coordinates::Identity), (3, Coordinates::Identity)] {
+        // SIREN: first layer U(±1/fan_in) under sin(30 z), later ones U(±√(6/fan_in)/30)
+        // under sin(30 z); with ω folded into the weights (sin(z), weights × 30) too.
+        for folded in [false, true] {
+            let omega = if folded { 1.0 } else { 30.0 };
+            let w = if folded { 30.0 } else { 1.0 };
+            let sizes = [d, 12, 10, 2];
+            let layers: Vec<Layer> = (0..3)
+                .map(|l| {
+                    let (fan_in, out) = (sizes[l], sizes[l + 1]);
+                    let bound = w * if l == 0 {
+                        1.0 / fan_in as f64
+                    } else {
+                        (6.0 / fan_in as f64).sqrt() / 30.0
+                    };
+                    Layer {
+                        weight: Mat::from_fn(out, fan_in, |_, _| r.in_range(-bound, bound) as f32),
+                        bias: (0..out)
+                            .map(|_| (w * r.in_range(-0.05, 0.05)) as f32)
+                            .collect(),
+                        activation: if l == 2 {
+                            Activation::Identity
+                        } else {
+                            Activation::Sine {
+                                omega: omega as f32,
+                            }
+                        },
+                    }
+                })
+                .collect();
+            let file = NetworkFile::plain(Network::new(layers).unwrap());
+            let inr = Inr::new(file, coordinates, d).unwrap();
+            check_against_differences(&JetNetwork::new(&inr), &mut r, 3);
+        }
+        for act in [
+            Activation::Sine { omega: 1.0 },
+            Activation::Sine { omega: 3.0 },
+            Activation::Gauss { scale: 1.0 },
+            Activation::Gauss { scale: 1.5 },
+        ] {
+            for (standardize, fourier) in [(false, None), (true, Some(4))] {
+                let inr = random_inr(
+                    &mut r,
+                    &Spec {
+                        d,
+                        hidden: &[8, 7],
+                        c: 2,
+                        act,
+                        standardize,
+                        fourier,
+                        gain: 1.0,
+                        coordinates,
+                    },
+                );
+                check_against_differences(&JetNetwork::new(&inr), &mut r, 3);
+            }
+        }
+    }
+}
+
 #[test]
 fn the_value_pass_is_the_networks() {
     // The f64 pass must be the f32 network's function (up to f32 rounding), transforms included.

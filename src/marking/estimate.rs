@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::Scoring;
-use super::dorfler::{dorfler_count, fit_budget, order_descending};
+use super::dorfler::{choose_prefix, dorfler_count, order_descending};
 use crate::config::Config;
 use crate::estimate::{CurvatureMode, JetNetwork, Layout, indicator_from_jet};
 use crate::mesh::Mesh;
@@ -24,13 +24,12 @@ const GROUP_POINTS: usize = 256;
 pub(crate) fn element_indicators(
     mesh: &Mesh,
     values: &[f64],
-    inr: &Inr,
+    net: &JetNetwork,
     samples: usize,
     ranks: &dyn Ranks,
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Vec<f64>, f64) {
-    let net = JetNetwork::new(inr);
-    let layout = Layout::new(mesh.dim(), samples, CurvatureMode::for_network(&net));
+    let layout = Layout::new(mesh.dim(), samples, CurvatureMode::for_network(net));
     let d = mesh.dim();
     let c = net.outputs();
     let nv = 1usize << d;
@@ -89,8 +88,20 @@ pub(crate) fn element_indicators(
     (eta, rows * net.flops_per_row())
 }
 
+/// The factor by which refining an element divides its η² (h → h/2). A smooth field's
+/// error is h² pointwise: 2⁴. A kink's error is h pointwise on a band of width h, crossing
+/// half the children: 2^(d−1) children × (¼ · 2^−d) = 1/8, so 2³ for piecewise-linear networks
+/// and for smooth ones with kinks (the rarer, cautious case).
+fn reduction(mode: CurvatureMode) -> f64 {
+    match mode {
+        CurvatureMode::Diagonal => 16.0,
+        CurvatureMode::PiecewiseLinear | CurvatureMode::Full => 8.0,
+    }
+}
+
 /// Scores every element by the indicator and marks by Dörfler's criterion with `cfg.theta`,
-/// cut to the largest prefix (by η) that keeps the mesh within `cfg.max_dofs` vertices.
+/// extended to the prefix (by η) with the steepest predicted error-per-DOF slope and cut to
+/// the longest one that keeps the mesh within `cfg.max_dofs` vertices (`choose_prefix`).
 pub(crate) fn score_estimate(
     mesh: &Mesh,
     values: &[f64],
@@ -99,12 +110,21 @@ pub(crate) fn score_estimate(
     ranks: &dyn Ranks,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Scoring {
-    // Every rank holds every indicator, so each marks (and trial-refines for the budget) the
-    // same elements as one process would.
-    let (eta, flops) = element_indicators(mesh, values, inr, cfg.error_samples, ranks, progress);
+    // Every rank holds every indicator, so each marks the same elements as one process would.
+    let net = JetNetwork::new(inr);
+    let (eta, flops) = element_indicators(mesh, values, &net, cfg.error_samples, ranks, progress);
     let order = order_descending(&eta);
     let wanted = dorfler_count(&eta, &order, cfg.theta);
-    let k = fit_budget(mesh, &order, wanted, cfg.max_dofs);
+    let counts = mesh.new_vertex_counts(&order);
+    let (k, budget_bound) = choose_prefix(
+        &eta,
+        &order,
+        &counts,
+        mesh.num_vertices(),
+        wanted,
+        cfg.max_dofs,
+        reduction(CurvatureMode::for_network(&net)),
+    );
     let mut marks = vec![false; eta.len()];
     for &e in &order[..k] {
         marks[e] = true;
@@ -114,7 +134,7 @@ pub(crate) fn score_estimate(
         scored: eta.len(),
         marked: k,
         flops,
-        budget_bound: k < wanted,
+        budget_bound,
     }
 }
 
@@ -138,8 +158,9 @@ mod tests {
         let mut field = MeshField::new(mesh, &inr).unwrap();
         let points = RmsePoints::draw(field.mesh(), &inr, 1 << 18, 3, &Single, &|_| ());
         for round in 0..3 {
+            let net = JetNetwork::new(&inr);
             let (eta, flops) =
-                element_indicators(field.mesh(), field.values(), &inr, 64, &Single, &|_| ());
+                element_indicators(field.mesh(), field.values(), &net, 64, &Single, &|_| ());
             assert!(flops > 0.0);
             let estimate = eta.iter().map(|e| e * e).sum::<f64>().sqrt(); // |Ω| = 1
             let measured = points

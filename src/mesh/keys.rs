@@ -1,7 +1,7 @@
 //! Keys and hashing: a small fast hasher for the vertex maps (keys are small integers, no
 //! adversarial input), sorted keys for edges and sides, and tree identities.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Multiply-rotate hasher in the style of rustc's FxHasher.
@@ -36,6 +36,7 @@ impl Hasher for FxHasher {
 }
 
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// Key of an edge: its two end ids, smaller first.
 #[inline]

@@ -278,6 +278,12 @@ impl Mesh {
         Ok(outcome)
     }
 
+    /// Vertices (DOFs) refining each prefix of `order` (leaf indices, no repeats) would add:
+    /// entry k for the first k leaves, exactly as `refine` would create them.
+    pub fn new_vertex_counts(&self, order: &[usize]) -> Vec<usize> {
+        refine::new_vertex_counts(self, order)
+    }
+
     /// Splits every leaf.
     pub fn refine_uniformly(&mut self) -> RefineOutcome {
         let marked = vec![true; self.leaves.len()];

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use super::keys::{child_tree_id, edge_key, face_key};
+use super::keys::{FxSet, child_tree_id, edge_key, face_key};
 use super::reference::{CORNERS, num_corners};
 use super::{Mesh, NO_CHILD, Node, RefineOutcome};
 
@@ -108,6 +108,40 @@ pub(super) fn refine(mesh: &mut Mesh, marked: &[bool]) -> RefineOutcome {
         refined,
         new_vertices: first_new_vertex..mesh.vertices.len(),
     }
+}
+
+/// For each prefix of `order` (leaf indices), how many vertices refining it would create:
+/// `counts[k]` for the first k leaves (`counts[0] = 0`). Each leaf adds its body centre and
+/// the edge midpoints and face centres that neither the mesh nor an earlier leaf of the prefix
+/// has; keys as `split` makes them, from the leaf's corners alone, so the count is exact.
+pub(super) fn new_vertex_counts(mesh: &Mesh, order: &[usize]) -> Vec<usize> {
+    let dim = mesh.dim;
+    let nc = num_corners(dim);
+    let mut edges: FxSet<u64> = Default::default();
+    let mut faces: FxSet<[u32; 4]> = Default::default();
+    let mut counts = Vec::with_capacity(order.len() + 1);
+    let mut total = 0;
+    counts.push(0);
+    for &e in order {
+        let node = &mesh.nodes[mesh.leaves[e] as usize];
+        let mut lattice = [u32::MAX; 27];
+        for (c, corner) in CORNERS.iter().enumerate().take(nc) {
+            lattice[lat(corner.map(|x| 2 * i32::from(x)))] = node.vertices[c];
+        }
+        for ent in cached_plan(dim) {
+            total += if ent.odd == dim {
+                1
+            } else if ent.odd == 1 {
+                let key = edge_key(lattice[ent.parents[0]], lattice[ent.parents[1]]);
+                usize::from(!mesh.edge_mid.contains_key(&key) && edges.insert(key))
+            } else {
+                let key = face_key(ent.corners.map(|l| lattice[l]));
+                usize::from(!mesh.face_mid.contains_key(&key) && faces.insert(key))
+            };
+        }
+        counts.push(total);
+    }
+    counts
 }
 
 fn push_vertex(mesh: &mut Mesh, ids: &[u32], parents: [u32; 2]) -> u32 {
