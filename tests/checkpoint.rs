@@ -706,6 +706,7 @@ fn npz_round_trip_is_exact() {
             (i as f32 + 1.0) * if j == 0 { 0.3 } else { -0.7 }
         })),
         output_scale: Some(1.5),
+        positional: None,
         output_names: Vec::new(),
     };
     let path = dir.join("net.npz");

@@ -54,12 +54,16 @@ impl Coordinates {
 /// Why a network cannot stand for a field on a given mesh.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum InrError {
-    #[error("the network takes {net} input coordinates but a {mesh}-D mesh{how} gives {given}")]
+    #[error(
+        "the network takes {net} input coordinates but a {mesh}-D mesh{how} gives {given}{hint}"
+    )]
     InputDimension {
         net: usize,
         mesh: usize,
         how: &'static str,
         given: usize,
+        /// For a first layer wider than the mesh: the encoding a config may have left out.
+        hint: &'static str,
     },
     #[error(transparent)]
     Transform(#[from] TransformError),
@@ -89,11 +93,18 @@ impl Inr {
             }
         };
         if file.input_dim() != given {
+            let unencoded = file.fourier_gauss.is_none() && file.positional.is_none();
             return Err(InrError::InputDimension {
                 net: file.input_dim(),
                 mesh: mesh_dim,
                 how,
                 given,
+                hint: if unencoded && file.input_dim() > given {
+                    "; if the network encodes its inputs (Fourier features, NeRF's positional \
+                     encoding), describe the encoding in a network config (--network_config)"
+                } else {
+                    ""
+                },
             });
         }
         let output_names = if file.output_names.is_empty() {
