@@ -412,6 +412,28 @@ const CASES: &[Case] = &[
         None,
         Some("nerp_siren.json"),
     ),
+    // NeRF's positional encoding (nerf-pytorch's order) before a ReLU `net.N` MLP.
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.pth",
+        None,
+        Some("positional_nerf.json"),
+    ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.safetensors",
+        None,
+        None,
+    ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.npz",
+        None,
+        Some("positional_nerf.json"),
+    ),
 ];
 
 /// The arrays of an npz (as f32, row-major) with their shapes.
@@ -572,6 +594,7 @@ const RUN: &[&str] = &[
     "sequential_tanh.native.npz",
     "nerp_siren.pt",
     "nerp_ffn.safetensors",
+    "positional_nerf.pth",
 ];
 
 #[test]
@@ -796,6 +819,54 @@ fn unsupported_networks_say_what_to_do_instead() {
             &mesh3,
             &["--activations", "tanh"],
             &["legacy torch.save format"],
+        ),
+        (
+            "neg_mfn_fourier.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &["multiplicative filter network", "fit the field with one"],
+        ),
+        (
+            "neg_mfn_gabor.safetensors",
+            &mesh2,
+            &["--activations", "relu"],
+            &[
+                "multiplicative filter network",
+                "GaborNet",
+                "fit the field with one",
+            ],
+        ),
+        (
+            "neg_wire.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &["WIRE", "complex", "fit the field with one"],
+        ),
+        (
+            "neg_hashgrid_ngp.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &["hash-grid encoding", "torch-ngp", "fit the field with one"],
+        ),
+        (
+            "neg_hashgrid_tcnn.safetensors",
+            &mesh2,
+            &["--activations", "relu"],
+            &[
+                "hash-grid encoding",
+                "tiny-cuda-nn",
+                "fit the field with one",
+            ],
+        ),
+        (
+            "positional_nerf.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &[
+                "takes 18 input coordinates",
+                "positional encoding",
+                "--network_config",
+            ],
         ),
     ];
     for (k, (file, mesh, flags, needles)) in cases.iter().enumerate() {
