@@ -434,6 +434,20 @@ const CASES: &[Case] = &[
         None,
         Some("positional_nerf.json"),
     ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.onnx",
+        None,
+        None,
+    ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.legacy.onnx",
+        None,
+        None,
+    ),
 ];
 
 /// The arrays of an npz (as f32, row-major) with their shapes.

@@ -40,6 +40,14 @@ pub struct Term {
     pub cos_col: usize,
 }
 
+/// What one block of columns of an encoding holds: the raw input, or sin/cos of f·x.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Block {
+    Input,
+    Sin(f64),
+    Cos(f64),
+}
+
 /// The encoding of `inputs` coordinates; the raw (standardized) inputs, when included, are
 /// the first `inputs` columns.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +111,49 @@ impl PositionalEncoding {
             include_input,
             terms,
         })
+    }
+
+    /// The encoding as a graph lays it out (ONNX: `Concat` of x and Sin/Cos of x·f): block
+    /// b is columns b·inputs … (b + 1)·inputs − 1. The raw input may only be the first block,
+    /// and every frequency needs exactly one sine and one cosine block.
+    pub fn from_blocks(inputs: usize, blocks: &[Block]) -> Result<PositionalEncoding, String> {
+        if inputs == 0 {
+            return Err("the positional encoding needs at least one input".into());
+        }
+        if blocks.is_empty() || blocks[1..].contains(&Block::Input) {
+            return Err("the raw input may only come first in a positional encoding".into());
+        }
+        let include_input = blocks[0] == Block::Input;
+        let mut terms = Vec::new();
+        for (b, block) in blocks.iter().enumerate() {
+            let Block::Sin(f) = *block else { continue };
+            let cos: Vec<usize> = (0..blocks.len())
+                .filter(|&c| blocks[c] == Block::Cos(f))
+                .collect();
+            let sines = blocks.iter().filter(|&&x| x == Block::Sin(f)).count();
+            if cos.len() != 1 || sines != 1 || !f.is_finite() {
+                return Err(format!(
+                    "frequency {f} of the positional encoding has {sines} sine and {} cosine \
+                     blocks; expected one of each",
+                    cos.len()
+                ));
+            }
+            terms.extend((0..inputs).map(|i| Term {
+                input: i,
+                frequency: f,
+                sin_col: b * inputs + i,
+                cos_col: cos[0] * inputs + i,
+            }));
+        }
+        let enc = PositionalEncoding {
+            inputs,
+            include_input,
+            terms,
+        };
+        if enc.width() != blocks.len() * inputs {
+            return Err("a cosine block of the positional encoding has no sine".into());
+        }
+        Ok(enc)
     }
 
     pub fn inputs(&self) -> usize {
@@ -203,6 +254,21 @@ mod tests {
                 assert!((out[(i, j)] - w).abs() < 1e-6, "row {i} col {j}");
             }
         }
+    }
+
+    #[test]
+    fn blocks_as_a_graph_lays_them_out() {
+        use Block::{Cos, Input, Sin};
+        let graph = [Input, Sin(1.0), Cos(1.0), Sin(2.0), Cos(2.0)];
+        let e = PositionalEncoding::from_blocks(2, &graph).unwrap();
+        assert_eq!(
+            e,
+            PositionalEncoding::new(2, 2, true, false, NERF_ORDER).unwrap()
+        );
+        assert!(PositionalEncoding::from_blocks(2, &[Sin(1.0), Input, Cos(1.0)]).is_err());
+        assert!(PositionalEncoding::from_blocks(2, &[Sin(1.0), Cos(2.0)]).is_err());
+        assert!(PositionalEncoding::from_blocks(2, &[Sin(1.0), Sin(1.0), Cos(1.0)]).is_err());
+        assert!(PositionalEncoding::from_blocks(2, &[Cos(1.0)]).is_err());
     }
 
     #[test]
