@@ -84,6 +84,7 @@ fn main() -> anyhow::Result<()> {
             output_scale: p.output_scale,
             positional: None,
             output_names: Vec::new(),
+            input_names: Vec::new(),
         };
         let path = args.out.join(format!("{}.npz", p.key));
         save_npz(&path, &file)?;

@@ -944,3 +944,54 @@ fn several_stacks_are_ambiguous() {
     let loaded = load_with(&path, &Description::default()).unwrap();
     assert_eq!((loaded.file.input_dim(), loaded.file.output_dim()), (3, 1));
 }
+
+/// `input_names` say where time is: a time slice that would put it elsewhere is refused,
+/// one line, nothing written; the names as they are (x, y, t) slice as before.
+#[test]
+fn input_names_place_time() {
+    let dir = scratch("input_names");
+    let mesh = dir.join("sq.mesh");
+    std::fs::write(
+        &mesh,
+        "MFEM INLINE mesh v1.0\ntype = quad\nnx = 1\nny = 1\nsx = 2\nsy = 2\nx0 = -1\ny0 = -1\n",
+    )
+    .unwrap();
+    for (k, (names, refused)) in [(r#"["t", "x", "y"]"#, true), (r#"["x", "y", "t"]"#, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let cfg = dir.join(format!("pinn{k}.json"));
+        std::fs::write(
+            &cfg,
+            format!(r#"{{"activations": "tanh", "input_names": {names}}}"#),
+        )
+        .unwrap();
+        let out = dir.join(format!("out{k}"));
+        let (code, _, stderr) = run(&[
+            "--checkpoint".into(),
+            nets().join("pinn_deepxde-50.pt").display().to_string(),
+            "--network_config".into(),
+            cfg.display().to_string(),
+            "--mesh".into(),
+            mesh.display().to_string(),
+            "--output".into(),
+            out.display().to_string(),
+            "--original".into(),
+            "--max_it".into(),
+            "1".into(),
+            "--time_slices".into(),
+            "0.5".into(),
+        ]);
+        if refused {
+            assert_eq!(code, 1, "{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains("time being input 0") && stderr.contains("--time_slices"),
+                "{stderr}"
+            );
+            assert!(files_under(&out).is_empty());
+        } else {
+            assert_eq!(code, 0, "{stderr}");
+        }
+    }
+}

@@ -708,6 +708,7 @@ fn npz_round_trip_is_exact() {
         output_scale: Some(1.5),
         positional: None,
         output_names: Vec::new(),
+        input_names: Vec::new(),
     };
     let path = dir.join("net.npz");
     save_npz(&path, &file).unwrap();

@@ -29,6 +29,9 @@ pub struct NetworkFile {
     /// A name per output (u, v, p); empty when the file names none. Filled from the built-in
     /// key's names, or by a network config.
     pub output_names: Vec<String>,
+    /// A name per input coordinate (x, y, t), from a network config; empty when unnamed. They
+    /// say which input is time, so a time slice that would put time elsewhere is refused.
+    pub input_names: Vec<String>,
 }
 
 impl NetworkFile {
@@ -42,6 +45,7 @@ impl NetworkFile {
             positional: None,
             output_scale: None,
             output_names: Vec::new(),
+            input_names: Vec::new(),
         }
     }
 
@@ -153,6 +157,24 @@ impl NetworkFile {
             return Err(format!(
                 "output name {:?} is empty or repeated",
                 self.output_names[i]
+            ));
+        }
+        if !self.input_names.is_empty() && self.input_names.len() != d {
+            return Err(format!(
+                "{} input names ({}) for {d} inputs",
+                self.input_names.len(),
+                self.input_names.join(", ")
+            ));
+        }
+        if let Some((i, _)) = self
+            .input_names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| n.trim().is_empty() || self.input_names[..*i].contains(n))
+        {
+            return Err(format!(
+                "input name {:?} is empty or repeated",
+                self.input_names[i]
             ));
         }
         if let Some(s) = self.output_scale

@@ -230,7 +230,8 @@ pub struct NetworkConfig {
     pub output_scale: Option<f64>,
     #[serde(default)]
     pub output_names: Option<Vec<String>>,
-    /// Names of the input coordinates (checked against the input count; for the record).
+    /// Names of the input coordinates: checked against the input count, named in messages,
+    /// and `t`/`time` says which input is time (a time slice must put time there).
     #[serde(default)]
     pub input_names: Option<Vec<String>>,
     /// The key prefix of the layer stack, when a state dict holds several (`"net.net."`).
@@ -777,14 +778,15 @@ pub(crate) fn apply_config(
         // They name the ParaView arrays, picture titles and per-output RMSE (issue 16).
         file.output_names = names.clone();
     }
-    if let Some(names) = &config.input_names
-        && names.len() != file.input_dim()
-    {
-        return Err(err(format!(
-            "input_names has {} names but the network takes {} inputs",
-            names.len(),
-            file.input_dim()
-        )));
+    if let Some(names) = &config.input_names {
+        if names.len() != file.input_dim() {
+            return Err(err(format!(
+                "input_names has {} names but the network takes {} inputs",
+                names.len(),
+                file.input_dim()
+            )));
+        }
+        file.input_names = names.clone();
     }
     file.validate()
         .map_err(|w| CheckpointError::content(path, w.to_string()))

@@ -200,6 +200,7 @@ pub fn read_npz(bytes: &[u8], path: &Path) -> Result<NetworkFile, CheckpointErro
         output_scale,
         positional: None,
         output_names: Vec::new(),
+        input_names: Vec::new(),
     };
     file.validate().map_err(|e| bad(e.to_string()))?;
     Ok(file)
