@@ -752,6 +752,34 @@ fn verify_catches_a_misread_network() {
     let (code, _, stderr) = run(&args);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("differs from y"), "{stderr}");
+    // A positional encoding read in mip-NeRF's order (all sines, then all cosines) where the
+    // network was trained in nerf-pytorch's: the same width, so only --verify can tell.
+    let p = CASES
+        .iter()
+        .find(|c| c.file == "positional_nerf.pth")
+        .unwrap();
+    let cfg = dir.join("positional_misread.json");
+    std::fs::write(
+        &cfg,
+        r#"{"activations": "relu", "encoding": {"type": "positional", "frequencies": 4,
+            "order": ["function", "frequency", "input"]}}"#,
+    )
+    .unwrap();
+    let out = dir.join("positional");
+    let mut args = base_args(p, &mesh, &out);
+    args.extend([
+        "--network_config".into(),
+        cfg.display().to_string(),
+        "--verify".into(),
+        nets()
+            .join("positional_nerf.expected.npz")
+            .display()
+            .to_string(),
+    ]);
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("differs from y"), "{stderr}");
+    assert!(files_under(&out).is_empty());
 }
 
 #[test]
