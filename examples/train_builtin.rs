@@ -82,7 +82,9 @@ fn main() -> anyhow::Result<()> {
             input_std,
             fourier_gauss: trained.transform.fourier_gauss.clone(),
             output_scale: p.output_scale,
+            positional: None,
             output_names: Vec::new(),
+            input_names: Vec::new(),
         };
         let path = args.out.join(format!("{}.npz", p.key));
         save_npz(&path, &file)?;

@@ -412,6 +412,42 @@ const CASES: &[Case] = &[
         None,
         Some("nerp_siren.json"),
     ),
+    // NeRF's positional encoding (nerf-pytorch's order) before a ReLU `net.N` MLP.
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.pth",
+        None,
+        Some("positional_nerf.json"),
+    ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.safetensors",
+        None,
+        None,
+    ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.npz",
+        None,
+        Some("positional_nerf.json"),
+    ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.onnx",
+        None,
+        None,
+    ),
+    case(
+        "positional encoding",
+        "positional_nerf",
+        "positional_nerf.legacy.onnx",
+        None,
+        None,
+    ),
 ];
 
 /// The arrays of an npz (as f32, row-major) with their shapes.
@@ -572,6 +608,7 @@ const RUN: &[&str] = &[
     "sequential_tanh.native.npz",
     "nerp_siren.pt",
     "nerp_ffn.safetensors",
+    "positional_nerf.pth",
 ];
 
 #[test]
@@ -715,6 +752,34 @@ fn verify_catches_a_misread_network() {
     let (code, _, stderr) = run(&args);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("differs from y"), "{stderr}");
+    // A positional encoding read in mip-NeRF's order (all sines, then all cosines) where the
+    // network was trained in nerf-pytorch's: the same width, so only --verify can tell.
+    let p = CASES
+        .iter()
+        .find(|c| c.file == "positional_nerf.pth")
+        .unwrap();
+    let cfg = dir.join("positional_misread.json");
+    std::fs::write(
+        &cfg,
+        r#"{"activations": "relu", "encoding": {"type": "positional", "frequencies": 4,
+            "order": ["function", "frequency", "input"]}}"#,
+    )
+    .unwrap();
+    let out = dir.join("positional");
+    let mut args = base_args(p, &mesh, &out);
+    args.extend([
+        "--network_config".into(),
+        cfg.display().to_string(),
+        "--verify".into(),
+        nets()
+            .join("positional_nerf.expected.npz")
+            .display()
+            .to_string(),
+    ]);
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("differs from y"), "{stderr}");
+    assert!(files_under(&out).is_empty());
 }
 
 #[test]
@@ -797,6 +862,54 @@ fn unsupported_networks_say_what_to_do_instead() {
             &["--activations", "tanh"],
             &["legacy torch.save format"],
         ),
+        (
+            "neg_mfn_fourier.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &["multiplicative filter network", "fit the field with one"],
+        ),
+        (
+            "neg_mfn_gabor.safetensors",
+            &mesh2,
+            &["--activations", "relu"],
+            &[
+                "multiplicative filter network",
+                "GaborNet",
+                "fit the field with one",
+            ],
+        ),
+        (
+            "neg_wire.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &["WIRE", "complex", "fit the field with one"],
+        ),
+        (
+            "neg_hashgrid_ngp.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &["hash-grid encoding", "torch-ngp", "fit the field with one"],
+        ),
+        (
+            "neg_hashgrid_tcnn.safetensors",
+            &mesh2,
+            &["--activations", "relu"],
+            &[
+                "hash-grid encoding",
+                "tiny-cuda-nn",
+                "fit the field with one",
+            ],
+        ),
+        (
+            "positional_nerf.pth",
+            &mesh2,
+            &["--activations", "relu"],
+            &[
+                "takes 18 input coordinates",
+                "positional encoding",
+                "--network_config",
+            ],
+        ),
     ];
     for (k, (file, mesh, flags, needles)) in cases.iter().enumerate() {
         let out = dir.join(format!("out{k}"));
@@ -858,4 +971,55 @@ fn several_stacks_are_ambiguous() {
     .unwrap();
     let loaded = load_with(&path, &Description::default()).unwrap();
     assert_eq!((loaded.file.input_dim(), loaded.file.output_dim()), (3, 1));
+}
+
+/// `input_names` say where time is: a time slice that would put it elsewhere is refused,
+/// one line, nothing written; the names as they are (x, y, t) slice as before.
+#[test]
+fn input_names_place_time() {
+    let dir = scratch("input_names");
+    let mesh = dir.join("sq.mesh");
+    std::fs::write(
+        &mesh,
+        "MFEM INLINE mesh v1.0\ntype = quad\nnx = 1\nny = 1\nsx = 2\nsy = 2\nx0 = -1\ny0 = -1\n",
+    )
+    .unwrap();
+    for (k, (names, refused)) in [(r#"["t", "x", "y"]"#, true), (r#"["x", "y", "t"]"#, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let cfg = dir.join(format!("pinn{k}.json"));
+        std::fs::write(
+            &cfg,
+            format!(r#"{{"activations": "tanh", "input_names": {names}}}"#),
+        )
+        .unwrap();
+        let out = dir.join(format!("out{k}"));
+        let (code, _, stderr) = run(&[
+            "--checkpoint".into(),
+            nets().join("pinn_deepxde-50.pt").display().to_string(),
+            "--network_config".into(),
+            cfg.display().to_string(),
+            "--mesh".into(),
+            mesh.display().to_string(),
+            "--output".into(),
+            out.display().to_string(),
+            "--original".into(),
+            "--max_it".into(),
+            "1".into(),
+            "--time_slices".into(),
+            "0.5".into(),
+        ]);
+        if refused {
+            assert_eq!(code, 1, "{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains("time being input 0") && stderr.contains("--time_slices"),
+                "{stderr}"
+            );
+            assert!(files_under(&out).is_empty());
+        } else {
+            assert_eq!(code, 0, "{stderr}");
+        }
+    }
 }

@@ -706,7 +706,9 @@ fn npz_round_trip_is_exact() {
             (i as f32 + 1.0) * if j == 0 { 0.3 } else { -0.7 }
         })),
         output_scale: Some(1.5),
+        positional: None,
         output_names: Vec::new(),
+        input_names: Vec::new(),
     };
     let path = dir.join("net.npz");
     save_npz(&path, &file).unwrap();

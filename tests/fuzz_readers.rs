@@ -280,6 +280,26 @@ fn mutated_members_of_shipped_networks_never_panic() {
 // Inputs the fuzzers found (fuzz/README.md has the runs).
 
 #[test]
+fn npy_header_longer_than_the_file_is_refused_before_it_is_allocated() {
+    // checkpoint (mode 2, weight_0.npy), out of memory: a 44-byte version-2 .npy whose
+    // header declares 0xd8830076 bytes; npyz allocated all 3.6 GB before reading them.
+    let found: &[u8] =
+        b"\x93NUMPY\x02\x00\x76\x00\x83\xd8descr': '<f2 _ '', \n\x00<\x00@\x00B\x00D\x00E\x00F";
+    let err = pruningamr::network::npy::parse_npy(found).unwrap_err();
+    assert!(
+        err.contains("truncated header") && err.contains("3632463990"),
+        "{err}"
+    );
+    // Through the harness as found: an error naming the file, no allocation.
+    let mut input = vec![2u8];
+    input.extend_from_slice(found);
+    assert!(matches!(load(&input), Loaded::Refused(m) if m.contains("truncated header")));
+    // A version-1 header (2-byte length) that fits still parses.
+    let ok = pruningamr::network::npy::write_npy_f32(&[2], &[1.0, 2.0]);
+    assert!(pruningamr::network::npy::parse_npy(&ok).is_ok());
+}
+
+#[test]
 fn flat_inline_grid_is_located_without_a_cubic_point_grid() {
     // mesh_reader, out of memory: 8 × 9 × 6328 thin hexes each sat in ~200 cells of the
     // cubic point-location grid (1.2 GB for a 90-byte file); the grid now follows the

@@ -9,11 +9,13 @@
 //! The value, the `d` gradient rows and the second-derivative rows of every point are rows of
 //! one matrix, so each layer is a single GEMM (bias on value rows only). The input stage maps
 //! the mesh point to the INR coordinates (identity, or (t, z, y, x) for a time slice), then
-//! standardizes and applies Fourier features, with their exact derivatives.
+//! standardizes and applies Fourier features or NeRF's positional encoding, with their exact
+//! derivatives.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
+use crate::network::positional::PositionalEncoding;
 use crate::network::{Activation, Coordinates, Inr};
 
 /// Which derivatives a jet holds.
@@ -207,6 +209,8 @@ pub(crate) struct JetNetwork {
     inv_std: Vec<f64>,
     /// INR dims × F.
     fourier: Option<Mat<f64>>,
+    /// The same columns as the f32 pass fills, in f64.
+    positional: Option<PositionalEncoding>,
     layers: Vec<Layer64>,
     scale: f64,
 }
@@ -268,6 +272,7 @@ impl JetNetwork {
             mean,
             inv_std,
             fourier,
+            positional: file.positional.clone(),
             layers,
             scale: inr.output_scale() as f64,
         }
@@ -282,9 +287,11 @@ impl JetNetwork {
     }
 
     /// True if the field is continuous piecewise linear in the mesh coordinates (every
-    /// activation ReLU-like or identity, no Fourier features): its Hessian is 0 a.e.
+    /// activation ReLU-like or identity, no encoding): its Hessian is 0 a.e.
     pub(crate) fn is_piecewise_linear(&self) -> bool {
-        self.fourier.is_none() && self.layers.iter().all(|l| piecewise_linear(l.activation))
+        self.fourier.is_none()
+            && self.positional.is_none()
+            && self.layers.iter().all(|l| piecewise_linear(l.activation))
     }
 
     /// True if some activation has a kink, so that a Hessian misses part of the curvature.
@@ -387,6 +394,41 @@ impl JetNetwork {
             Source::Axis(a) if a == i => self.inv_std[j],
             _ => 0.0,
         };
+        if let Some(pe) = &self.positional {
+            // sin(ω u_j): ∂_i = ω cos(ω u_j) ∂_i u_j, ∂_ij = −ω² sin(ω u_j) ∂_i u_j ∂_j u_j
+            // (u is affine in x); cos likewise.
+            let mut m = Mat::<f64>::zeros(np * rpp, pe.width());
+            if pe.include_input() {
+                for j in 0..k {
+                    for p in 0..np {
+                        m[(p * rpp, j)] = u(p, j);
+                        for i in 0..ng {
+                            m[(p * rpp + 1 + i, j)] = du(j, i);
+                        }
+                    }
+                }
+            }
+            for t in pe.terms() {
+                let (j, w) = (t.input, t.frequency);
+                for p in 0..np {
+                    let r = p * rpp;
+                    let (sn, cs) = (w * u(p, j)).sin_cos();
+                    m[(r, t.sin_col)] = sn;
+                    m[(r, t.cos_col)] = cs;
+                    for i in 0..ng {
+                        let di = w * du(j, i);
+                        m[(r + 1 + i, t.sin_col)] = cs * di;
+                        m[(r + 1 + i, t.cos_col)] = -sn * di;
+                    }
+                    for (q, &(a, b)) in pairs.iter().enumerate() {
+                        let dab = w * w * du(j, a) * du(j, b);
+                        m[(r + 1 + ng + q, t.sin_col)] = -sn * dab;
+                        m[(r + 1 + ng + q, t.cos_col)] = -cs * dab;
+                    }
+                }
+            }
+            return m;
+        }
         match &self.fourier {
             None => {
                 // Second derivatives of an affine map are zero.

@@ -7,6 +7,7 @@ use super::indicator::{
     CurvatureMode, Layout, box_indicators, indicator_from_jet, reference_samples, samples_per_dir,
 };
 use super::jet::{Jet, JetNetwork, JetOrder};
+use crate::network::positional::{self, PositionalEncoding};
 use crate::network::{Activation, Coordinates, Inr, Layer, Network, NetworkFile};
 use crate::random::{Purpose, Stream};
 
@@ -21,6 +22,9 @@ struct Spec<'a> {
     act: Activation,
     standardize: bool,
     fourier: Option<usize>,
+    /// Frequencies of a NeRF positional encoding (with the raw input, π), instead of Fourier
+    /// features.
+    positional: Option<u32>,
     gain: f64,
     coordinates: Coordinates,
 }
@@ -31,7 +35,11 @@ fn random_inr(r: &mut Stream, s: &Spec) -> Inr {
         Coordinates::Identity => s.d,
         Coordinates::TimeSlice { .. } | Coordinates::AppendTime { .. } => s.d + 1,
     };
-    let mut width = s.fourier.map_or(k, |f| 2 * f);
+    let mut width = match (s.fourier, s.positional) {
+        (Some(f), _) => 2 * f,
+        (None, Some(l)) => (2 * l as usize + 1) * k,
+        (None, None) => k,
+    };
     let sizes: Vec<usize> = s.hidden.iter().copied().chain([s.c]).collect();
     let mut layers = Vec::new();
     for (l, &out) in sizes.iter().enumerate() {
@@ -54,6 +62,10 @@ fn random_inr(r: &mut Stream, s: &Spec) -> Inr {
     }
     if let Some(nf) = s.fourier {
         file.fourier_gauss = Some(Mat::from_fn(k, nf, |_, _| r.in_range(-0.6, 0.6) as f32));
+    }
+    if let Some(l) = s.positional {
+        file.positional =
+            Some(PositionalEncoding::new(k, l, true, true, positional::NERF_ORDER).unwrap());
     }
     file.output_scale = Some(1.5);
     Inr::new(file, s.coordinates, s.d).unwrap()
@@ -154,6 +166,7 @@ fn hessian_equals_finite_differences_of_the_network() {
                         act,
                         standardize,
                         fourier,
+                        positional: None,
                         gain: 1.0,
                         coordinates,
                     },
@@ -220,11 +233,51 @@ fn sine_and_gauss_hessians_equal_finite_differences() {
                         act,
                         standardize,
                         fourier,
+                        positional: None,
                         gain: 1.0,
                         coordinates,
                     },
                 );
                 check_against_differences(&JetNetwork::new(&inr), &mut r, 3);
+            }
+        }
+    }
+}
+
+/// NeRF's positional encoding (raw input, sin/cos of 2ᵏπ u, NeRF's column order) in the
+/// jets: gradient and Hessian against differences, and the f64 values against the f32 pass.
+#[test]
+fn hessian_through_the_positional_encoding_equals_finite_differences() {
+    let mut r = rng(11);
+    for (d, coordinates) in [
+        (2, Coordinates::Identity),
+        (3, Coordinates::TimeSlice { t: 0.3 }),
+    ] {
+        for act in [Activation::Tanh, Activation::Sine { omega: 1.0 }] {
+            let inr = random_inr(
+                &mut r,
+                &Spec {
+                    d,
+                    hidden: &[8, 7],
+                    c: 2,
+                    act,
+                    standardize: true,
+                    fourier: None,
+                    positional: Some(3),
+                    gain: 1.0,
+                    coordinates,
+                },
+            );
+            let net = JetNetwork::new(&inr);
+            assert!(!net.is_piecewise_linear());
+            check_against_differences(&net, &mut r, 3);
+            let pts: Vec<[f64; 3]> = (0..20)
+                .map(|_| [0; 3].map(|_| r.in_range(-1.0, 1.0)))
+                .collect();
+            let f32_values = inr.eval_points(&pts);
+            let x: Vec<f64> = pts.iter().flat_map(|p| p[..d].to_vec()).collect();
+            for (a, b) in f32_values.iter().zip(&values(&net, &x)) {
+                assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
             }
         }
     }
@@ -243,6 +296,7 @@ fn the_value_pass_is_the_networks() {
             act: Activation::Silu,
             standardize: true,
             fourier: Some(6),
+            positional: None,
             gain: 1.0,
             coordinates: Coordinates::TimeSlice { t: 0.7 },
         },
@@ -550,6 +604,7 @@ fn the_indicator_converges_to_the_true_interpolation_error() {
                 act,
                 standardize,
                 fourier,
+                positional: None,
                 gain: 1.5,
                 coordinates: Coordinates::Identity,
             },
@@ -592,6 +647,7 @@ fn on_a_one_hidden_layer_tanh_network_the_estimate_is_the_error() {
             act: Activation::Tanh,
             standardize: false,
             fourier: None,
+            positional: None,
             gain: 2.5,
             coordinates: Coordinates::Identity,
         },
@@ -639,6 +695,7 @@ fn relu_networks_are_estimated_through_their_kinks() {
             act: Activation::Relu,
             standardize: false,
             fourier: None,
+            positional: None,
             gain: 1.5,
             coordinates: Coordinates::Identity,
         },

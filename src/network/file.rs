@@ -6,6 +6,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use super::kernels;
 use super::model::{ForwardBuffers, Network};
+use super::positional::PositionalEncoding;
 
 /// Why the transforms stored beside a network do not fit it.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -13,7 +14,8 @@ use super::model::{ForwardBuffers, Network};
 pub struct TransformError(pub String);
 
 /// A network plus the transforms that turn a mesh point into its input and its output into
-/// the field: x → (x − mean)/std → [cos 2πxG, sin 2πxG] → network → × output_scale.
+/// the field: x → (x − mean)/std → [cos 2πxG, sin 2πxG] or NeRF's positional encoding →
+/// network → × output_scale.
 #[derive(Clone, Debug)]
 pub struct NetworkFile {
     pub network: Network,
@@ -21,10 +23,15 @@ pub struct NetworkFile {
     pub input_std: Option<Vec<f32>>,
     /// Fourier feature matrix G, input_dim × F; the first layer then takes 2F inputs.
     pub fourier_gauss: Option<Mat<f32>>,
+    /// NeRF's positional encoding (never with `fourier_gauss`).
+    pub positional: Option<PositionalEncoding>,
     pub output_scale: Option<f32>,
     /// A name per output (u, v, p); empty when the file names none. Filled from the built-in
     /// key's names, or by a network config.
     pub output_names: Vec<String>,
+    /// A name per input coordinate (x, y, t), from a network config; empty when unnamed. They
+    /// say which input is time, so a time slice that would put time elsewhere is refused.
+    pub input_names: Vec<String>,
 }
 
 impl NetworkFile {
@@ -35,17 +42,25 @@ impl NetworkFile {
             input_mean: None,
             input_std: None,
             fourier_gauss: None,
+            positional: None,
             output_scale: None,
             output_names: Vec::new(),
+            input_names: Vec::new(),
         }
     }
 
-    /// Dimension of the points the INR takes (before Fourier features).
+    /// Dimension of the points the INR takes (before the encoding).
     pub fn input_dim(&self) -> usize {
-        match &self.fourier_gauss {
-            Some(g) => g.nrows(),
-            None => self.network.input_dim(),
+        match (&self.fourier_gauss, &self.positional) {
+            (Some(g), _) => g.nrows(),
+            (None, Some(p)) => p.inputs(),
+            (None, None) => self.network.input_dim(),
         }
+    }
+
+    /// True if the points go through any input transform before the network.
+    fn transforms_input(&self) -> bool {
+        self.input_mean.is_some() || self.fourier_gauss.is_some() || self.positional.is_some()
     }
 
     pub fn output_dim(&self) -> usize {
@@ -78,6 +93,23 @@ impl NetworkFile {
             let finite = (0..g.ncols()).all(|j| g.col_as_slice(j).iter().all(|v| v.is_finite()));
             if !finite {
                 return Err("fourier_gauss has a non-finite entry (NaN or infinity)".into());
+            }
+        }
+        if let Some(p) = &self.positional {
+            if self.fourier_gauss.is_some() {
+                return Err(
+                    "a network has either Fourier features or a positional encoding, \
+                            not both"
+                        .into(),
+                );
+            }
+            if p.width() != first_in {
+                return Err(format!(
+                    "the positional encoding gives {} features for {} inputs, but the first \
+                     layer takes {first_in} inputs",
+                    p.width(),
+                    p.inputs()
+                ));
             }
         }
         let d = self.input_dim();
@@ -127,6 +159,24 @@ impl NetworkFile {
                 self.output_names[i]
             ));
         }
+        if !self.input_names.is_empty() && self.input_names.len() != d {
+            return Err(format!(
+                "{} input names ({}) for {d} inputs",
+                self.input_names.len(),
+                self.input_names.join(", ")
+            ));
+        }
+        if let Some((i, _)) = self
+            .input_names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| n.trim().is_empty() || self.input_names[..*i].contains(n))
+        {
+            return Err(format!(
+                "input name {:?} is empty or repeated",
+                self.input_names[i]
+            ));
+        }
         if let Some(s) = self.output_scale
             && !(s.is_finite() && s != 0.0)
         {
@@ -138,7 +188,7 @@ impl NetworkFile {
     }
 
     /// What the network sees for points `x` (rows = points, input_dim columns): standardized,
-    /// then Fourier features if any.
+    /// then encoded (Fourier features or positional encoding) if the file says so.
     pub fn network_input(&self, x: MatRef<'_, f32>) -> Mat<f32> {
         let mut out = Mat::new();
         self.network_input_into(x, &mut out, &mut Mat::new(), &mut Mat::new());
@@ -165,12 +215,10 @@ impl NetworkFile {
             self.input_dim()
         );
         let n = x.nrows();
-        // The standardized points are the network's input without features, else the
+        // The standardized points are the network's input without an encoding, else the
         // scratch the phases are computed from.
-        let z = match &self.fourier_gauss {
-            None => &mut *out,
-            Some(_) => &mut *points,
-        };
+        let encoded = self.fourier_gauss.is_some() || self.positional.is_some();
+        let z = if encoded { &mut *points } else { &mut *out };
         resize(z, n, x.ncols());
         z.copy_from(x);
         if let (Some(mean), Some(std)) = (&self.input_mean, &self.input_std) {
@@ -179,6 +227,10 @@ impl NetworkFile {
                     *v = (*v - m) / s;
                 }
             }
+        }
+        if let Some(p) = &self.positional {
+            p.encode(points.as_ref(), out, phases);
+            return;
         }
         let Some(g) = &self.fourier_gauss else {
             return;
@@ -212,8 +264,7 @@ impl NetworkFile {
         x: MatRef<'_, f32>,
         buffers: &'w mut ForwardBuffers,
     ) -> MatMut<'w, f32> {
-        let transformed = self.input_mean.is_some() || self.fourier_gauss.is_some();
-        let mut y = if transformed {
+        let mut y = if self.transforms_input() {
             // Taken out for the pass so the layers can borrow the buffers; put back after.
             let mut input = std::mem::replace(&mut buffers.input, Mat::new());
             self.network_input_into(x, &mut input, &mut buffers.points, &mut buffers.phases);

@@ -54,15 +54,41 @@ impl Coordinates {
 /// Why a network cannot stand for a field on a given mesh.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum InrError {
-    #[error("the network takes {net} input coordinates but a {mesh}-D mesh{how} gives {given}")]
+    #[error(
+        "the network takes {net} input coordinates{names} but a {mesh}-D mesh{how} gives \
+         {given}{hint}"
+    )]
     InputDimension {
         net: usize,
+        /// ` (x, y, t)` when the config names the inputs.
+        names: String,
         mesh: usize,
         how: &'static str,
         given: usize,
+        /// For a first layer wider than the mesh: the encoding a config may have left out.
+        hint: &'static str,
+    },
+    /// The config's `input_names` put time where the slice does not.
+    #[error(
+        "the network config names the inputs ({names}), time being input {named} ({name:?}), \
+         but {how} gives time as input {at}; reorder input_names if they are wrong, or slice \
+         a network whose time is {where_}"
+    )]
+    TimeInput {
+        names: String,
+        name: String,
+        named: usize,
+        at: usize,
+        how: &'static str,
+        where_: &'static str,
     },
     #[error(transparent)]
     Transform(#[from] TransformError),
+}
+
+/// True for the names a time coordinate goes by.
+fn is_time(name: &str) -> bool {
+    matches!(name.trim().to_lowercase().as_str(), "t" | "time")
 }
 
 /// A network placed on a mesh: knows how mesh points become its inputs.
@@ -89,11 +115,41 @@ impl Inr {
             }
         };
         if file.input_dim() != given {
+            let unencoded = file.fourier_gauss.is_none() && file.positional.is_none();
             return Err(InrError::InputDimension {
                 net: file.input_dim(),
+                names: if file.input_names.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", file.input_names.join(", "))
+                },
                 mesh: mesh_dim,
                 how,
                 given,
+                hint: if unencoded && file.input_dim() > given {
+                    "; if the network encodes its inputs (Fourier features, NeRF's positional \
+                     encoding), describe the encoding in a network config (--network_config)"
+                } else {
+                    ""
+                },
+            });
+        }
+        let time = match coordinates {
+            Coordinates::Identity => None,
+            Coordinates::TimeSlice { .. } => Some((0, "a CT key's time slice", "first")),
+            Coordinates::AppendTime { .. } => Some((mesh_dim, "--time_slices", "last")),
+        };
+        if let Some((at, how, where_)) = time
+            && let Some(named) = file.input_names.iter().position(|n| is_time(n))
+            && named != at
+        {
+            return Err(InrError::TimeInput {
+                names: file.input_names.join(", "),
+                name: file.input_names[named].clone(),
+                named,
+                at,
+                how,
+                where_,
             });
         }
         let output_names = if file.output_names.is_empty() {
@@ -280,6 +336,39 @@ mod tests {
             Coordinates::for_run(true, false, 4, 3, 1.0),
             Coordinates::TimeSlice { t: 1.0 }
         );
+    }
+
+    #[test]
+    fn named_time_must_be_where_the_slice_puts_it() {
+        let named = |names: &[&str]| {
+            let mut f = NetworkFile::plain(linear(3));
+            f.input_names = names.iter().map(|s| s.to_string()).collect();
+            f
+        };
+        let slice = Coordinates::AppendTime { t: 1.0 };
+        assert!(Inr::new(named(&["x", "y", "t"]), slice, 2).is_ok());
+        assert!(Inr::new(named(&["a", "b", "c"]), slice, 2).is_ok());
+        let err = Inr::new(named(&["t", "x", "y"]), slice, 2).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InrError::TimeInput {
+                    named: 0,
+                    at: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("(t, x, y)"), "{err}");
+        // On a mesh of all three dimensions no input is a slice: (x, y, t) as NS_PINN's.
+        assert!(Inr::new(named(&["t", "x", "y"]), Coordinates::Identity, 3).is_ok());
+        let err = Inr::new(named(&["x", "y", "t"]), Coordinates::Identity, 2).unwrap_err();
+        assert!(
+            err.to_string().contains("3 input coordinates (x, y, t)"),
+            "{err}"
+        );
+        assert!(Inr::new(named(&["x", "x", "t"]), slice, 2).is_err());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! `onnx` — behind `load`, which tells the format from the content. State dicts (torch,
 //! safetensors, npz of state-dict keys) share `state_dict` (which keys are the layers) and
 //! `netconfig` (what the user says the file does not: activations, encodings). `archive`,
-//! `tensor` and `error` serve every reader; `verify` checks a network against the user's own
+//! `positional` is NeRF's positional encoding (an input transform of `file`). `tensor` and `error`
+//! serve every reader; `verify` checks a network against the user's own
 //! values.
 //! `kernels` evaluates the activations (and the Fourier features' sin/cos) on slices in SIMD.
 
@@ -23,6 +24,7 @@ pub mod npz;
 #[doc(hidden)]
 pub mod onnx;
 pub mod pickle;
+pub mod positional;
 #[doc(hidden)]
 pub mod safetensors;
 mod state_dict;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::error::CheckpointError;
 use super::file::NetworkFile;
 use super::model::{Activation, Layer};
+use super::positional::{Axis, NERF_ORDER, PositionalEncoding};
 
 /// The names accepted for each activation (compared ignoring case, `_`, `-` and blanks), the
 /// first being how the activation is written back.
@@ -229,7 +230,8 @@ pub struct NetworkConfig {
     pub output_scale: Option<f64>,
     #[serde(default)]
     pub output_names: Option<Vec<String>>,
-    /// Names of the input coordinates (checked against the input count; for the record).
+    /// Names of the input coordinates: checked against the input count, named in messages,
+    /// and `t`/`time` says which input is time (a time slice must put time there).
     #[serde(default)]
     pub input_names: Option<Vec<String>>,
     /// The key prefix of the layer stack, when a state dict holds several (`"net.net."`).
@@ -262,13 +264,16 @@ pub enum EncodingConfig {
         scale: f64,
     },
     /// NeRF's positional encoding: x, then sin(2ᵏ x), cos(2ᵏ x) for k < frequencies (times π
-    /// with `pi`), per frequency all sines then all cosines.
+    /// with `pi`), in NeRF's order (per frequency all sines then all cosines) unless `order`
+    /// nests the axes otherwise.
     Positional {
         frequencies: u32,
         #[serde(default = "yes")]
         include_input: bool,
         #[serde(default)]
         pi: bool,
+        #[serde(default = "nerf_order")]
+        order: [Axis; 3],
     },
 }
 
@@ -277,6 +282,9 @@ fn tau() -> f64 {
 }
 fn yes() -> bool {
     true
+}
+fn nerf_order() -> [Axis; 3] {
+    NERF_ORDER
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -605,21 +613,53 @@ pub(crate) fn apply_config(
     path: &Path,
 ) -> Result<(), CheckpointError> {
     let err = |w: String| desc.config_error(w);
-    if let Some(enc) = &config.encoding {
-        let EncodingConfig::Fourier {
-            matrix,
-            shape,
-            order,
-            scale,
-        } = enc
-        else {
-            return Err(err(
-                "encoding type \"positional\" is not supported yet; save the network with \
-                 its positional encoding as a Fourier matrix (\"type\": \"fourier\" with the \
-                 frequencies 2^k on the diagonal blocks) or export it to ONNX"
-                    .into(),
-            ));
-        };
+    if let Some(EncodingConfig::Positional {
+        frequencies,
+        include_input,
+        pi,
+        order,
+    }) = &config.encoding
+    {
+        if file.fourier_gauss.is_some() {
+            return Err(err(format!(
+                "{} already holds a Fourier matrix; the config's positional encoding would be \
+                 a second encoding",
+                path.display()
+            )));
+        }
+        // The input count is what makes the first layer's width: (2L + 1)·d with the raw
+        // input, 2L·d without.
+        let first_in = file.network.input_dim();
+        let per_input = 2 * (*frequencies as usize) + usize::from(*include_input);
+        if *frequencies == 0 || !first_in.is_multiple_of(per_input) {
+            return Err(err(format!(
+                "a positional encoding of {frequencies} frequencies gives {per_input} features \
+                 per input ({}), but the first layer takes {first_in} inputs, not a multiple \
+                 of {per_input}; check \"frequencies\" and \"include_input\"",
+                if *include_input {
+                    "x, then a sine and a cosine per frequency"
+                } else {
+                    "a sine and a cosine per frequency"
+                }
+            )));
+        }
+        let enc = PositionalEncoding::new(
+            first_in / per_input,
+            *frequencies,
+            *include_input,
+            *pi,
+            *order,
+        )
+        .map_err(err)?;
+        file.positional = Some(enc);
+    }
+    if let Some(EncodingConfig::Fourier {
+        matrix,
+        shape,
+        order,
+        scale,
+    }) = &config.encoding
+    {
         let (rows, cols, data): (usize, usize, Vec<f64>) = match (matrix, enc_tensor) {
             (_, Some(t)) => {
                 let [r, c] = t.shape[..] else {
@@ -738,14 +778,15 @@ pub(crate) fn apply_config(
         // They name the ParaView arrays, picture titles and per-output RMSE (issue 16).
         file.output_names = names.clone();
     }
-    if let Some(names) = &config.input_names
-        && names.len() != file.input_dim()
-    {
-        return Err(err(format!(
-            "input_names has {} names but the network takes {} inputs",
-            names.len(),
-            file.input_dim()
-        )));
+    if let Some(names) = &config.input_names {
+        if names.len() != file.input_dim() {
+            return Err(err(format!(
+                "input_names has {} names but the network takes {} inputs",
+                names.len(),
+                file.input_dim()
+            )));
+        }
+        file.input_names = names.clone();
     }
     file.validate()
         .map_err(|w| CheckpointError::content(path, w.to_string()))
@@ -806,6 +847,41 @@ mod tests {
         assert!(
             err.to_string().contains("output_names has 2 names"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_positional_encoding_takes_its_inputs_from_the_first_layer() {
+        use crate::network::model::Network;
+        let net = |width: usize| {
+            let layer = Layer {
+                weight: Mat::from_fn(1, width, |_, j| j as f32),
+                bias: vec![0.0],
+                activation: Activation::Identity,
+            };
+            NetworkFile::plain(Network::new(vec![layer]).unwrap())
+        };
+        let config = NetworkConfig::parse(
+            r#"{"encoding": {"type": "positional", "frequencies": 4, "pi": true,
+                "order": ["function", "frequency", "input"]}}"#,
+        )
+        .unwrap();
+        let desc = Description::default();
+        let mut file = net(27);
+        apply_config(&mut file, &config, None, &desc, Path::new("pe.pt")).unwrap();
+        assert_eq!(
+            (file.input_dim(), file.positional.as_ref().unwrap().width()),
+            (3, 27)
+        );
+        let err = apply_config(&mut net(26), &config, None, &desc, Path::new("pe.pt"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a multiple of 9"), "{err}");
+        assert!(
+            NetworkConfig::parse(
+                r#"{"encoding": {"type": "positional", "frequencies": 4, "order": ["x"]}}"#
+            )
+            .is_err()
         );
     }
 

@@ -33,6 +33,24 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
     if !bytes.starts_with(b"\x93NUMPY") {
         return Err("not an .npy array (no \\x93NUMPY magic)".into());
     }
+    // npyz allocates the header's declared length before reading it (4 bytes of it in
+    // versions 2 and 3: up to 4 GiB from a 12-byte file), so check it against the file first.
+    let (len_at, len_bytes) = match bytes.get(6) {
+        Some(1) => (8, 2),
+        _ => (8, 4),
+    };
+    if let Some(field) = bytes.get(len_at..len_at + len_bytes) {
+        let declared = field
+            .iter()
+            .rev()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let present = bytes.len() - len_at - len_bytes;
+        if declared > present {
+            return Err(format!(
+                "truncated header: it declares {declared} bytes, {present} follow"
+            ));
+        }
+    }
     let mut payload = bytes;
     let header = NpyHeader::from_reader(&mut payload).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {

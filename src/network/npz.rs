@@ -198,7 +198,9 @@ pub fn read_npz(bytes: &[u8], path: &Path) -> Result<NetworkFile, CheckpointErro
         input_std: vector("input_std")?,
         fourier_gauss,
         output_scale,
+        positional: None,
         output_names: Vec::new(),
+        input_names: Vec::new(),
     };
     file.validate().map_err(|e| bad(e.to_string()))?;
     Ok(file)
@@ -240,6 +242,14 @@ pub fn npz_bytes(net: &NetworkFile) -> Result<Vec<u8>, String> {
     }
     if let Some(s) = &net.input_std {
         members.push(("input_std.npy".into(), write_npy_f32(&[s.len()], s)));
+    }
+    if net.positional.is_some() {
+        // The format has no member for it; written without, the file would be another network.
+        return Err(
+            "the npz format holds no positional encoding; keep the network in its own file \
+             with its network config"
+                .into(),
+        );
     }
     if let Some(g) = &net.fourier_gauss {
         let (rows, cols) = (g.nrows(), g.ncols());

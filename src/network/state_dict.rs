@@ -148,7 +148,12 @@ pub(crate) fn recognise(
             t.name = t.name.replace("_orig_mod.", "");
         }
     }
-    unsupported_architectures(&tensors, path)?;
+    unsupported_architectures(
+        tensors
+            .iter()
+            .map(|t| (t.name.as_str(), t.shape.as_slice())),
+        path,
+    )?;
     let mut groups: Vec<Group> = Vec::new();
     let mut used = vec![false; tensors.len()];
     let mut gauss = None;
@@ -469,36 +474,47 @@ fn skip_connection(
     Ok(())
 }
 
-/// Architectures that are not MLPs but whose state dicts look like one in part: named, with
-/// what to do instead.
-fn unsupported_architectures(tensors: &[Tensor], path: &Path) -> Result<(), CheckpointError> {
-    let has = |p: &str| tensors.iter().any(|t| t.name.contains(p));
+/// Architectures that are not MLPs but whose state dicts look like one in part, told from the
+/// tensors' names and shapes alone (so before any data is read: torch-ngp's int32 `offsets`
+/// would otherwise stop the reader first with a less useful message).
+pub(crate) fn unsupported_architectures<'a>(
+    tensors: impl Iterator<Item = (&'a str, &'a [usize])> + Clone,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let has = |p: &str| tensors.clone().any(|(n, _)| n.contains(p));
+    let leaf = |n: &str| n.rsplit('.').next().unwrap_or(n).to_owned();
     let what = if has("filters.") && has("linear.") {
-        Some("a multiplicative filter network (filters.N and linear.N)")
+        Some(
+            "a multiplicative filter network (MFN, FourierNet or GaborNet: filters.N and \
+             linear.N; its layers multiply filter outputs together)",
+        )
     } else if has("hash")
-        || has("embeddings.")
-        || tensors
-            .iter()
-            .any(|t| t.name.ends_with("params") && t.shape.len() == 1 && t.data.len() > 1 << 16)
+        || has("embeddings")
+        // tiny-cuda-nn's torch modules hold all their weights as one flat `params`.
+        || tensors.clone().any(|(n, s)| leaf(n) == "params" && s.len() == 1)
     {
-        Some("a hash-grid encoding (instant-NGP / tiny-cuda-nn parameters)")
+        Some(
+            "a hash-grid encoding (instant-NGP: torch-ngp's embeddings and offsets, or \
+             tiny-cuda-nn's flat params; a table lookup before the MLP)",
+        )
     } else if has("scale_0") || has("omega_0") && has("scale") {
-        Some("a WIRE network (Gabor wavelet activations)")
+        Some("a WIRE network (omega_0, scale_0: complex Gabor wavelet activations)")
     } else {
         None
     };
     match what {
         Some(w) => Err(CheckpointError::content(
             path,
-            format!(
-                "this looks like {w}, which is not an MLP of pointwise activations and is not \
-                 read; PruningAMR prunes plain MLPs (SIREN, Fourier features, ReLU/tanh \
-                 networks)"
-            ),
+            format!("this looks like {w}; {NOT_AN_MLP}"),
         )),
         None => Ok(()),
     }
 }
+
+/// The end of every "not an MLP" message: what it is not, and what to do instead.
+pub(crate) const NOT_AN_MLP: &str = "such a network is not an MLP of pointwise activations \
+     and is not read: PruningAMR prunes plain MLPs; fit the field with one (a SIREN, --activations sine:30, or \
+     a Fourier-feature MLP) and give that network";
 
 #[cfg(test)]
 mod tests {

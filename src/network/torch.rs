@@ -157,6 +157,18 @@ pub(crate) fn read_torch_with(
 /// A pickle that names a class outside the allow-list: a whole pickled module of the user's
 /// own class cannot be read without running its code, so say what to save instead.
 fn pickle_error(path: &Path, e: PickleError) -> CheckpointError {
+    if let PickleError::Forbidden { name } = &e
+        && name.starts_with("torch.Complex")
+    {
+        return CheckpointError::content(
+            path,
+            format!(
+                "data.pkl holds complex-valued tensors (`{name}`), as WIRE's complex Gabor \
+                 wavelet layers do; {}",
+                super::state_dict::NOT_AN_MLP
+            ),
+        );
+    }
     if let PickleError::Forbidden { name } = &e {
         // `package.module.ClassName`: a class of the user's code, not a function such as
         // `os.system`.
@@ -200,6 +212,17 @@ fn flat_network(
     if entries.is_empty() {
         return Err(CheckpointError::content(path, no_network_message(&keys)));
     }
+    let shapes: Vec<Vec<usize>> = entries
+        .iter()
+        .map(|(_, t)| t.size.iter().map(|&d| d as usize).collect())
+        .collect();
+    super::state_dict::unsupported_architectures(
+        entries
+            .iter()
+            .zip(&shapes)
+            .map(|((n, _), s)| (n.as_str(), s.as_slice())),
+        path,
+    )?;
     let mut total = 0u64;
     let mut tensors = Vec::with_capacity(entries.len());
     for (name, t) in entries {

@@ -1,6 +1,7 @@
 //! The recognised ONNX network as the crate's [`NetworkFile`]: activations mapped, SIREN's ω
 //! folded into the weights, the Fourier encoding put in the original's convention
-//! ([cos 2πxG, sin 2πxG], G inputs × features), the input affine map as a standardization.
+//! ([cos 2πxG, sin 2πxG], G inputs × features), a positional encoding as its blocks lay it
+//! out, the input affine map as a standardization.
 
 use std::f64::consts::TAU;
 
@@ -10,6 +11,7 @@ use super::mlp::{Act, Encoding, OnnxMlp};
 use crate::network::file::NetworkFile;
 use crate::network::model::{Activation, Layer, Network};
 use crate::network::netconfig::{fold_frequencies, swap_first_layer_halves};
+use crate::network::positional::PositionalEncoding;
 
 /// The crate's activation for the reader's.
 pub(crate) fn activation(a: Act) -> Activation {
@@ -68,7 +70,7 @@ pub(crate) fn network_file(mlp: OnnxMlp) -> Result<NetworkFile, String> {
             }
         } else {
             return Err(
-                "the graph scales an input by zero or a negative number before its Fourier \
+                "the graph scales an input by zero or a negative number before its input \
                  encoding, which is not read"
                     .into(),
             );
@@ -82,6 +84,9 @@ pub(crate) fn network_file(mlp: OnnxMlp) -> Result<NetworkFile, String> {
         output_scale: mlp.output_scale,
         ..NetworkFile::plain(network)
     };
+    if let Some(Encoding::Positional { blocks }) = &mlp.encoding {
+        file.positional = Some(PositionalEncoding::from_blocks(mlp.input_dim, blocks)?);
+    }
     if let Some(Encoding::Fourier {
         matrix,
         order_sin_first,

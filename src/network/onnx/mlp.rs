@@ -3,6 +3,7 @@
 //! into a [`crate::network::NetworkFile`]. `eval_f64` is the reference the reader's tests
 //! check against.
 
+use crate::network::positional::Block;
 use crate::network::tensor::Tensor;
 
 /// Pointwise activation of a [`Dense`] layer, applied to `z = W·x + b`.
@@ -108,6 +109,9 @@ pub enum Encoding {
         order_sin_first: bool,
         scale: f32,
     },
+    /// A positional encoding: the concatenation of `input_dim`-wide blocks, each the input
+    /// itself or sin/cos of the input times a constant.
+    Positional { blocks: Vec<Block> },
 }
 
 /// A feed-forward network recognised in an ONNX graph.
@@ -142,6 +146,18 @@ impl OnnxMlp {
             for ((v, a), b) in h.iter_mut().zip(a).zip(b) {
                 *v = *v * f64::from(*a) + f64::from(*b);
             }
+        }
+        if let Some(Encoding::Positional { blocks }) = &self.encoding {
+            h = blocks
+                .iter()
+                .flat_map(|b| {
+                    h.iter().map(move |&v| match *b {
+                        Block::Input => v,
+                        Block::Sin(f) => (v * f).sin(),
+                        Block::Cos(f) => (v * f).cos(),
+                    })
+                })
+                .collect();
         }
         if let Some(Encoding::Fourier {
             matrix,

@@ -35,6 +35,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use prost::Message;
 
+use crate::network::positional::Block;
 use crate::network::tensor::{MAX_TOTAL_ELEMENTS, Tensor};
 use proto::{AttributeProto, ModelProto, NodeProto, TensorProto, attr_type, data_type};
 use region::{Bin, ENode, Un};
@@ -149,6 +150,8 @@ enum Step {
         scale: f64,
         sin_first: bool,
     },
+    /// A positional encoding's blocks, in the order of its `Concat`.
+    Positional(Vec<Block>),
 }
 
 struct Tagged {
@@ -813,6 +816,18 @@ impl<'a> Walker<'a> {
         steps: &mut Vec<Tagged>,
         visited: &mut [bool],
     ) -> Result<&'a str> {
+        if let Some((blocks, concat, nodes)) = self.try_positional(cur, cons)? {
+            for &k in &nodes {
+                self.visit(visited, k)?;
+            }
+            *features = features.map(|f| f * blocks.len());
+            steps.push(Tagged {
+                step: Step::Positional(blocks),
+                node: label(self.nodes, concat),
+                op: "Concat".into(),
+            });
+            return self.main_output(concat);
+        }
         if let Some((step, concat, nodes)) = self.try_fourier(cur, cons)? {
             for &k in &nodes {
                 self.visit(visited, k)?;
@@ -834,6 +849,117 @@ impl<'a> Walker<'a> {
             return self.main_output(concat);
         }
         self.region(cons[0], cur, steps, visited)
+    }
+
+    /// Recognises a positional encoding at `cur`: one `Concat` (axis −1) whose inputs are
+    /// `cur` itself, `Sin`/`Cos` of `cur`, or `Sin`/`Cos` of `Mul(cur, scalar)`, and which is
+    /// all that `cur`'s consumers lead to. `Ok(None)` if the graph does not look like that.
+    /// Tried before the Fourier pattern, which it never matches (that one starts with a
+    /// fan-out of two, this with a direct `Concat` or more than two consumers).
+    #[allow(clippy::type_complexity)]
+    fn try_positional(
+        &self,
+        cur: &'a str,
+        cons: &[usize],
+    ) -> Result<Option<(Vec<Block>, usize, Vec<usize>)>> {
+        let is_concat = |k: usize| self.nodes[k].op_type == "Concat";
+        if cons.len() <= 2 && !cons.iter().any(|&k| is_concat(k)) {
+            return Ok(None);
+        }
+        // Value name → the block it is.
+        let mut pieces: HashMap<&str, Block> = HashMap::from([(cur, Block::Input)]);
+        let mut nodes = Vec::new();
+        let mut concat = None;
+        let mut trig = |k: usize, f: f64, nodes: &mut Vec<usize>| -> Result<Option<()>> {
+            let n = &self.nodes[k];
+            let block = match n.op_type.as_str() {
+                "Sin" => Block::Sin(f),
+                "Cos" => Block::Cos(f),
+                _ => return Ok(None),
+            };
+            if !is_default_domain(n) || n.input.len() != 1 {
+                return Ok(None);
+            }
+            let out = self.main_output(k)?;
+            pieces.insert(out, block);
+            nodes.push(k);
+            Ok(Some(()))
+        };
+        for &k in cons {
+            let n = &self.nodes[k];
+            if !is_default_domain(n) {
+                return Ok(None);
+            }
+            match n.op_type.as_str() {
+                "Concat" => {
+                    if concat.replace(k).is_some_and(|c| c != k) {
+                        return Ok(None);
+                    }
+                }
+                "Sin" | "Cos" => {
+                    if trig(k, 1.0, &mut nodes)?.is_none() {
+                        return Ok(None);
+                    }
+                }
+                "Mul" => {
+                    let other = n.input.iter().find(|s| s.as_str() != cur);
+                    let f = match other.and_then(|o| self.konst(o)).and_then(|c| c.scalar()) {
+                        Some(f) if self.data_inputs(k) == [cur] && f.is_finite() => f,
+                        _ => return Ok(None),
+                    };
+                    nodes.push(k);
+                    let out = self.main_output(k)?;
+                    let next = self.consumers_of(out);
+                    if next.is_empty() || next.len() > 2 {
+                        return Ok(None);
+                    }
+                    for &t in next {
+                        if trig(t, f, &mut nodes)?.is_none() {
+                            return Ok(None);
+                        }
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
+        // Every sine and cosine feeds the one Concat, and the Concat takes only them and cur.
+        let Some(concat) = concat.or_else(|| {
+            let last = *nodes.last()?;
+            self.consumers_of(self.main_output(last).ok()?)
+                .first()
+                .copied()
+        }) else {
+            return Ok(None);
+        };
+        if !is_concat(concat) {
+            return Ok(None);
+        }
+        for (&v, b) in &pieces {
+            if *b != Block::Input && self.consumers_of(v) != [concat] {
+                return Ok(None);
+            }
+        }
+        let ins = &self.nodes[concat].input;
+        let blocks: Option<Vec<Block>> = ins
+            .iter()
+            .map(|v| pieces.get(v.as_str()).copied())
+            .collect();
+        let Some(blocks) = blocks else {
+            return Ok(None);
+        };
+        if blocks.len() != pieces.len() - usize::from(!blocks.contains(&Block::Input)) {
+            // A sine or cosine computed but concatenated twice or not at all.
+            return Ok(None);
+        }
+        let axis = self.attr_i(concat, "axis", 0)?;
+        if axis != -1 && axis != 1 {
+            return Err(self.bad(
+                concat,
+                format!("a positional encoding concatenated on axis {axis}; expected -1"),
+            ));
+        }
+        nodes.push(concat);
+        Ok(Some((blocks, concat, nodes)))
     }
 
     /// Recognises `[MatMul B] [Mul s] → Sin | Cos → Concat` branches from `cur`. `Ok(None)`
@@ -1136,6 +1262,7 @@ fn zip_with(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
 fn build(steps: Vec<Tagged>, input_dim_hint: Option<usize>) -> Result<OnnxMlp> {
     let mut affine: Option<(Vec<f64>, Vec<f64>)> = None;
     let mut enc: Option<(Vec<f64>, usize, usize, bool, f64)> = None;
+    let mut positional: Option<Vec<Block>> = None;
     let mut layers: Vec<Layer> = Vec::new();
     let mut cur: Option<Pending> = None;
     let mut post: Option<(Vec<f64>, Vec<f64>)> = None;
@@ -1147,7 +1274,8 @@ fn build(steps: Vec<Tagged>, input_dim_hint: Option<usize>) -> Result<OnnxMlp> {
             op: op.clone(),
             reason: reason.to_string(),
         };
-        let input_stage = layers.is_empty() && cur.is_none() && enc.is_none();
+        let input_stage =
+            layers.is_empty() && cur.is_none() && enc.is_none() && positional.is_none();
         match step {
             Step::Linear { mut w, out, inp, b } => {
                 if let Some(mut p) = cur.take() {
@@ -1253,12 +1381,18 @@ fn build(steps: Vec<Tagged>, input_dim_hint: Option<usize>) -> Result<OnnxMlp> {
                     act,
                 });
             }
+            Step::Positional(blocks) => {
+                if !input_stage || post.is_some() {
+                    return Err(bad("a positional encoding must come first in the network"));
+                }
+                positional = Some(blocks);
+            }
             Step::Fourier {
                 matrix,
                 scale,
                 sin_first,
             } => {
-                if enc.is_some() || !layers.is_empty() || post.is_some() {
+                if enc.is_some() || positional.is_some() || !layers.is_empty() || post.is_some() {
                     return Err(bad("a Fourier encoding must come first in the network"));
                 }
                 match (matrix, cur.take()) {
@@ -1320,10 +1454,11 @@ fn build(steps: Vec<Tagged>, input_dim_hint: Option<usize>) -> Result<OnnxMlp> {
         }
     }
 
-    let input_dim = match (&enc, input_dim_hint) {
-        (Some((_, d, ..)), _) => *d,
-        (None, Some(d)) => d,
-        (None, None) => layers[0].inp,
+    let input_dim = match (&enc, &positional, input_dim_hint) {
+        (Some((_, d, ..)), _, _) => *d,
+        (None, _, Some(d)) => d,
+        (None, Some(blocks), None) => layers[0].inp / blocks.len(),
+        (None, None, None) => layers[0].inp,
     };
     if input_dim_hint.is_some_and(|h| h != input_dim) {
         return Err(OnnxError::Shape(format!(
@@ -1331,9 +1466,10 @@ fn build(steps: Vec<Tagged>, input_dim_hint: Option<usize>) -> Result<OnnxMlp> {
             input_dim_hint.unwrap_or(0)
         )));
     }
-    let mut width = match &enc {
-        Some((_, _, f, ..)) => 2 * f,
-        None => input_dim,
+    let mut width = match (&enc, &positional) {
+        (Some((_, _, f, ..)), _) => 2 * f,
+        (None, Some(blocks)) => blocks.len() * input_dim,
+        (None, None) => input_dim,
     };
     for (k, l) in layers.iter().enumerate() {
         if l.inp != width {
@@ -1357,15 +1493,18 @@ fn build(steps: Vec<Tagged>, input_dim_hint: Option<usize>) -> Result<OnnxMlp> {
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     Ok(OnnxMlp {
         input_dim,
-        encoding: enc.map(|(m, d, f, sin_first, scale)| Encoding::Fourier {
-            matrix: Tensor {
-                name: "encoding.matrix".into(),
-                shape: vec![d, f],
-                data: f32s(&m),
-            },
-            order_sin_first: sin_first,
-            scale: scale as f32,
-        }),
+        encoding: match positional {
+            Some(blocks) => Some(Encoding::Positional { blocks }),
+            None => enc.map(|(m, d, f, sin_first, scale)| Encoding::Fourier {
+                matrix: Tensor {
+                    name: "encoding.matrix".into(),
+                    shape: vec![d, f],
+                    data: f32s(&m),
+                },
+                order_sin_first: sin_first,
+                scale: scale as f32,
+            }),
+        },
         input_affine,
         layers: layers
             .iter()
