@@ -13,11 +13,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::files::{files, without_timings};
 use common::{out_dir, reference_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pruningamr");
@@ -81,38 +81,9 @@ fn run_ok(np: Option<usize>, out: &Path, threads: usize, args: &[String]) {
     );
 }
 
-/// Every file under `dir` by its path relative to `dir`.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != ".pruningamr.lock") {
-                let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// parameters.json without what may differ between equal runs: timings and `threads`.
-fn without_timings(bytes: &[u8]) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                m.remove("seconds");
-                m.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
-    strip(&mut v);
+fn comparable(bytes: &[u8]) -> serde_json::Value {
+    let mut v = without_timings(bytes);
     v.as_object_mut().unwrap().remove("threads");
     v
 }
@@ -129,8 +100,8 @@ fn assert_same_files(one: &Path, many: &Path, what: &str) -> usize {
         let other = &b[path];
         if path.file_name().is_some_and(|n| n == "parameters.json") {
             assert_eq!(
-                without_timings(bytes),
-                without_timings(other),
+                comparable(bytes),
+                comparable(other),
                 "{what}: {}",
                 path.display()
             );

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use common::files::{files, without_timings};
 use common::picture::Picture;
 use pruningamr::config::Config;
 use pruningamr::network::{Coordinates, Inr, builtin_network};
@@ -46,42 +47,6 @@ const CT_SMALL: &[&str] = &[
     "--rmse_samples",
     "4096",
 ];
-
-/// Every file under `dir`, by path relative to it.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
-/// parameters.json without what measures time: every `seconds` (per iteration's phases, and
-/// the final scoring pass's).
-fn without_timings(bytes: &[u8]) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.remove("seconds");
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut v: Value = serde_json::from_slice(bytes).unwrap();
-    strip(&mut v);
-    v
-}
 
 /// The elements named `tag` of an XML text, each as its attributes (a minimal reader: VTK's
 /// files have no comments, CDATA or entities but the five standard ones).

@@ -32,6 +32,7 @@ pub fn read_json(path: &std::path::Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON in {}: {e}", path.display()))
 }
+pub mod files;
 pub mod meshes;
 pub mod pickle;
 pub mod picture;
