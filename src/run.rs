@@ -1,8 +1,9 @@
 //! The run of SPEC §2 as a sequence of steps: load the INR and start mesh, then per iteration
 //! mark (all elements, or those the criterion marks), refine, evaluate the new vertices,
 //! write the iteration's files, measure the RMSE on points drawn once, record and rewrite
-//! parameters.json (status running; complete or interrupted at the end). What
-//! the run has to say goes to an [`Observer`] (the command's console, or a test).
+//! parameters.json (status running from before the first iteration; complete, interrupted or
+//! failed at the end). What the run has to say goes to an [`Observer`] (the command's
+//! console, or a test).
 //!
 //! The run is that of the process group [`crate::ranks::world`] (one process unless `main`
 //! started MPI): every rank holds the same mesh and field and refines identically; scoring,
@@ -409,6 +410,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         init_num_vertices,
         final_scoring: None,
         status: RunStatus::Running,
+        error: None,
         rmse_setup,
     };
     let write_parameters = |summary: &RunSummary, field: &MeshField| {
@@ -434,102 +436,115 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
         false => Ok(None),
     };
     let mut paraview = Error::agreed(ranks, paraview)?;
-
-    for it in 0..cfg.max_it {
-        // A signal may reach the ranks at different moments: stop when any has one.
-        if ranks.any(obs.stop_requested()) {
-            summary.stop_reason = StopReason::Interrupted;
-            break;
-        }
-        let marks = if it < n_uniform {
-            let n = field.mesh().num_elements();
-            Marks {
-                kind: IterationKind::Uniform,
-                scoring: Scoring::all(n),
-                seconds: 0.0,
-            }
-        } else {
-            if field.mesh().num_vertices() >= cfg.max_dofs {
-                summary.stop_reason = StopReason::ReachedMaxDofs;
-                break;
-            }
-            let marks = score(cfg, &field, &inr, it, ranks, obs)?;
+    // From here on the folder holds this run: parameters.json says so before the first
+    // iteration (a run killed during it leaves a record), and says `failed`, with the error,
+    // when a step fails.
+    write_parameters(&summary, &field)?;
+    let iterated = (|| -> Result<(), Error> {
+        for it in 0..cfg.max_it {
+            // A signal may reach the ranks at different moments: stop when any has one.
             if ranks.any(obs.stop_requested()) {
                 summary.stop_reason = StopReason::Interrupted;
                 break;
             }
-            if marks.scoring.marked == 0 {
-                obs.line(&format!(
-                    "it {it} (adaptive): scored {} elements, none marked",
-                    marks.scoring.scored
-                ));
-                // The estimate criterion marks nothing when no element fits in the budget.
-                summary.stop_reason = match marks.scoring.budget_bound {
-                    true => StopReason::ReachedMaxDofs,
-                    false => StopReason::Converged,
-                };
-                summary.final_scoring = Some(FinalScoring {
-                    it,
-                    scored: marks.scoring.scored,
-                    scoring_gflop: marks.scoring.flops * 1e-9,
-                    seconds: marks.seconds,
-                });
-                break;
-            }
-            marks
-        };
-        let mut secs = PhaseSeconds {
-            scoring: marks.seconds,
-            ..PhaseSeconds::default()
-        };
+            let marks = if it < n_uniform {
+                let n = field.mesh().num_elements();
+                Marks {
+                    kind: IterationKind::Uniform,
+                    scoring: Scoring::all(n),
+                    seconds: 0.0,
+                }
+            } else {
+                if field.mesh().num_vertices() >= cfg.max_dofs {
+                    summary.stop_reason = StopReason::ReachedMaxDofs;
+                    break;
+                }
+                let marks = score(cfg, &field, &inr, it, ranks, obs)?;
+                if ranks.any(obs.stop_requested()) {
+                    summary.stop_reason = StopReason::Interrupted;
+                    break;
+                }
+                if marks.scoring.marked == 0 {
+                    obs.line(&format!(
+                        "it {it} (adaptive): scored {} elements, none marked",
+                        marks.scoring.scored
+                    ));
+                    // The estimate criterion marks nothing when no element fits in the budget.
+                    summary.stop_reason = match marks.scoring.budget_bound {
+                        true => StopReason::ReachedMaxDofs,
+                        false => StopReason::Converged,
+                    };
+                    summary.final_scoring = Some(FinalScoring {
+                        it,
+                        scored: marks.scoring.scored,
+                        scoring_gflop: marks.scoring.flops * 1e-9,
+                        seconds: marks.seconds,
+                    });
+                    break;
+                }
+                marks
+            };
+            let mut secs = PhaseSeconds {
+                scoring: marks.seconds,
+                ..PhaseSeconds::default()
+            };
 
-        // Refinement and the hanging constraints depend on the marks alone, which every rank
-        // holds: they fail on every rank alike, so they need no agreement.
-        let t = Instant::now();
-        field.refine(&marks.scoring.marks)?;
-        secs.refinement = t.elapsed().as_secs_f64();
+            // Refinement and the hanging constraints depend on the marks alone, which every rank
+            // holds: they fail on every rank alike, so they need no agreement.
+            let t = Instant::now();
+            field.refine(&marks.scoring.marks)?;
+            secs.refinement = t.elapsed().as_secs_f64();
 
-        let t = Instant::now();
-        field.update_on(&inr, ranks)?;
-        secs.vertex_evaluation = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            field.update_on(&inr, ranks)?;
+            secs.vertex_evaluation = t.elapsed().as_secs_f64();
 
-        let t = Instant::now();
-        on_writer(ranks, || {
-            field.save(&dir, it)?;
-            match paraview.as_mut() {
-                Some(pv) => pv
-                    .write_iteration(field.mesh(), field.values(), field.ncomp(), it)
-                    .map(drop)
-                    .map_err(Error::write(dir.join("ParaView"))),
-                None => Ok(()),
-            }
-        })?;
-        secs.writing = t.elapsed().as_secs_f64();
-
-        let t = Instant::now();
-        let err = measure(rmse_points.as_ref(), &field, ranks, obs)?;
-        secs.rmse = t.elapsed().as_secs_f64();
-
-        let rec = record(it, &marks, &field, err, secs);
-        obs.line(&iteration_line(&rec));
-        summary.iterations.push(rec);
-        if cfg.plot {
             let t = Instant::now();
             on_writer(ranks, || {
-                crate::figures::draw_iteration(cfg, &field, &summary.iterations, &dir)
-                    .map(drop)
-                    .map_err(|source| Error::Plot { it, source })
+                field.save(&dir, it)?;
+                match paraview.as_mut() {
+                    Some(pv) => pv
+                        .write_iteration(field.mesh(), field.values(), field.ncomp(), it)
+                        .map(drop)
+                        .map_err(Error::write(dir.join("ParaView"))),
+                    None => Ok(()),
+                }
             })?;
-            if let Some(r) = summary.iterations.last_mut() {
-                r.seconds.writing += t.elapsed().as_secs_f64();
+            secs.writing = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            let err = measure(rmse_points.as_ref(), &field, ranks, obs)?;
+            secs.rmse = t.elapsed().as_secs_f64();
+
+            let rec = record(it, &marks, &field, err, secs);
+            obs.line(&iteration_line(&rec));
+            summary.iterations.push(rec);
+            if cfg.plot {
+                let t = Instant::now();
+                on_writer(ranks, || {
+                    crate::figures::draw_iteration(cfg, &field, &summary.iterations, &dir)
+                        .map(drop)
+                        .map_err(|source| Error::Plot { it, source })
+                })?;
+                if let Some(r) = summary.iterations.last_mut() {
+                    r.seconds.writing += t.elapsed().as_secs_f64();
+                }
             }
+            write_parameters(&summary, &field)?;
+            obs.iteration(&IterationView {
+                it,
+                field: &field,
+                experiment_dir: &dir,
+            });
         }
-        write_parameters(&summary, &field)?;
-        obs.iteration(&IterationView {
-            it,
-            field: &field,
-            experiment_dir: &dir,
-        });
+        Ok(())
+    })();
+    if let Err(e) = iterated {
+        summary.status = RunStatus::Failed;
+        summary.error = Some(e.one_line());
+        // Best effort: the error being reported may be that this very file cannot be written.
+        let _ = write_parameters(&summary, &field);
+        return Err(e);
     }
     summary.status = match summary.stop_reason {
         StopReason::Interrupted => RunStatus::Interrupted,

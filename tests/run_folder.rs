@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use pruningamr::experiment::folder::LOCK_FILE;
-use pruningamr::run::{Silent, run};
+use pruningamr::run::{EachIteration, IterationView, Silent, run};
 use serde_json::Value;
 
 use common::config;
@@ -328,4 +328,62 @@ fn a_second_run_into_a_folder_in_use_stops_with_status_2() {
     let p = parameters(&dir).unwrap();
     assert_eq!(p["status"], "interrupted");
     assert_whole_files(&dir);
+}
+
+/// parameters.json exists from before the first iteration (status `running`), and a step that
+/// fails mid-run leaves `failed` with the error the command prints, not `running`.
+#[test]
+fn a_write_error_mid_run_leaves_status_failed_with_the_error() {
+    let out = out_dir("failed");
+    let cfg = config(&out, &["--original", "--max_it", "3"]);
+    let dir = pruningamr::experiment::name::folder(&cfg);
+    let mut seen_before_it0 = None;
+    let obs = EachIteration::new(|view: &IterationView<'_>| {
+        if view.it == 0 {
+            // A folder where iteration 1's mesh goes: renaming the finished file onto it fails.
+            std::fs::create_dir_all(view.experiment_dir.join("it_1.mesh/x")).unwrap();
+            seen_before_it0 = parameters(view.experiment_dir);
+        }
+    });
+    let err = run(&cfg, &obs).unwrap_err();
+    let p = parameters(&dir).expect("parameters.json");
+    assert_eq!(p["status"], "failed");
+    assert_eq!(p["error"], err.one_line().as_str());
+    assert!(p["error"].as_str().unwrap().contains("it_1.mesh"), "{p}");
+    assert_eq!(p["stop_reason"], Value::Null);
+    assert_eq!(p["iteration_reached"], 0);
+    // Rewritten after iteration 0, so the one seen there already holds that iteration.
+    let before = seen_before_it0.expect("parameters.json after iteration 0");
+    assert_eq!(before["status"], "running");
+    assert_eq!(before["iteration_reached"], 0);
+}
+
+/// Before any iteration has finished, parameters.json already says the run is running: it is
+/// read when iteration 0's RMSE starts, after its files and before its record.
+#[test]
+fn parameters_are_written_before_the_first_iteration() {
+    struct ReadAtFirstRmse {
+        dir: PathBuf,
+        seen: std::sync::Mutex<Option<Option<Value>>>,
+    }
+    impl pruningamr::run::Observer for ReadAtFirstRmse {
+        fn start(&self, what: &str, _len: u64) {
+            let mut seen = self.seen.lock().unwrap();
+            if what == "RMSE" && seen.is_none() {
+                *seen = Some(parameters(&self.dir));
+            }
+        }
+    }
+    let out = out_dir("before-first");
+    let cfg = config(&out, &["--original", "--max_it", "1"]);
+    let obs = ReadAtFirstRmse {
+        dir: pruningamr::experiment::name::folder(&cfg),
+        seen: std::sync::Mutex::new(None),
+    };
+    run(&cfg, &obs).unwrap();
+    let seen = obs.seen.into_inner().unwrap().expect("the RMSE started");
+    let p = seen.expect("parameters.json before iteration 0's record");
+    assert_eq!(p["status"], "running");
+    assert_eq!(p["iteration_reached"], Value::Null);
+    assert_eq!(p["iterations"], serde_json::json!([]));
 }

@@ -45,8 +45,12 @@ pub struct RunFacts<'a> {
 #[derive(Serialize)]
 #[allow(non_snake_case)]
 struct Parameters<'a> {
-    /// running (rewritten after every iteration), complete, or interrupted.
+    /// running (written before the first iteration and rewritten after every one), complete,
+    /// interrupted, or failed.
     status: RunStatus,
+    /// What stopped a failed run, as the command printed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
     /// The last iteration whose files are written (null before the first).
     iteration_reached: Option<usize>,
     INR_key: &'a str,
@@ -78,7 +82,7 @@ struct Parameters<'a> {
     loader_notes: &'a [String],
     paraview: bool,
     plot: bool,
-    /// Null while the run is running.
+    /// Null while the run is running, and when it failed.
     stop_reason: Option<StopReason>,
     rmse_sampling: &'a RmseSetup,
     final_scoring: &'a Option<FinalScoring>,
@@ -102,6 +106,7 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
     }
     let p = Parameters {
         status: summary.status,
+        error: summary.error.as_deref(),
         iteration_reached: summary.iterations.last().map(|r| r.it),
         INR_key: &cfg.key,
         original: cfg.original,
@@ -134,7 +139,8 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
         loader_notes: facts.notes,
         paraview: cfg.paraview,
         plot: cfg.plot,
-        stop_reason: (summary.status != RunStatus::Running).then_some(summary.stop_reason),
+        stop_reason: matches!(summary.status, RunStatus::Complete | RunStatus::Interrupted)
+            .then_some(summary.stop_reason),
         rmse_sampling: &summary.rmse_setup,
         final_scoring: &summary.final_scoring,
         iterations: &summary.iterations,

@@ -35,14 +35,16 @@ pub enum StopReason {
     Interrupted,
 }
 
-/// Where a run stands, as parameters.json says after every iteration: a killed run (SIGKILL,
-/// power loss) leaves `running`.
+/// Where a run stands, as parameters.json says from the start and after every iteration: a
+/// killed run (SIGKILL, power loss) leaves `running`; one stopped by an error (a full disk, an
+/// output folder gone) says `failed`, with the error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
     Complete,
     Interrupted,
+    Failed,
 }
 
 /// How the RMSE points were drawn (SPEC §2.3), for parameters.json.
@@ -107,8 +109,10 @@ pub struct RunSummary {
     /// The last scoring pass when it marked nothing: it ends the run without an iteration
     /// record, but its time belongs to the run.
     pub final_scoring: Option<FinalScoring>,
-    /// Running until the last write; complete or interrupted at the end.
+    /// Running until the last write; complete, interrupted or failed at the end.
     pub status: RunStatus,
+    /// The one-line error that stopped a failed run.
+    pub error: Option<String>,
     pub rmse_setup: RmseSetup,
 }
 
