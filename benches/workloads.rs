@@ -115,18 +115,6 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -418,7 +406,7 @@ fn main() {
     println!(
         "CPU: {} ({} CPUs), activation kernels: {} (supported: {}); machine load average at \
          start: {}",
-        cpu_model(),
+        kernels::cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         kernels::detected_level().name(),
         kernels::Level::supported()

@@ -40,18 +40,6 @@ fn ulp_dist(a: f32, b: f32) -> u64 {
     (ord(a) - ord(b)).unsigned_abs()
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
 fn sigmoid64(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
@@ -312,7 +300,7 @@ fn run_at(level: Level, kind: Kind, xs: &[f32]) -> Vec<f32> {
 fn accuracy_all_paths() {
     let xs = inputs();
     let levels = Level::supported();
-    println!("CPU: {}", cpu_model());
+    println!("CPU: {}", ak::cpu_model());
     println!(
         "detected: {:?}; testing {:?}; {} points per function",
         ak::detected_level(),

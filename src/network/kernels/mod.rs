@@ -143,6 +143,20 @@ pub fn detected_level() -> Level {
     }
 }
 
+/// The CPU's model name (`/proc/cpuinfo`), printed beside the detected level wherever a speed
+/// is reported: the same kernels run at very different rates on different machines.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 // ------------------------------------------------------------ public API
 
 /// `values[i] = act(values[i] + bias)` on the detected path.

@@ -292,89 +292,76 @@ fn decode_tensor(t: &TensorProto, name: &str, budget: &mut usize) -> Result<Cons
     }
     *budget -= n;
 
+    // ONNX stores a tensor either as little-endian `raw_data` or in the typed field of its
+    // storage type (float16/bfloat16 bits widened into `int32_data`): one decode per type,
+    // differing only in the element width and the conversion.
     let raw = &t.raw_data;
-    let use_raw = !raw.is_empty();
-    let mismatch = |have: usize, unit: &str| {
-        bad_tensor(
-            name,
-            format!("{n} elements expected but {have} {unit} present (truncated file?)"),
-        )
-    };
-    let check_raw = |width: usize| -> Result<()> {
-        if raw.len() == n * width {
-            Ok(())
+    let decode = |width: usize,
+                  from_le: &dyn Fn(&[u8]) -> f64,
+                  typed: &dyn Fn() -> Vec<f64>,
+                  typed_len: usize,
+                  field: &str|
+     -> Result<Vec<f64>> {
+        let mismatch = |have: usize, unit: &str| {
+            bad_tensor(
+                name,
+                format!("{n} elements expected but {have} {unit} present (truncated file?)"),
+            )
+        };
+        if !raw.is_empty() {
+            if raw.len() != n * width {
+                return Err(mismatch(raw.len(), "bytes"));
+            }
+            Ok(raw.chunks_exact(width).map(from_le).collect())
+        } else if typed_len == n {
+            Ok(typed())
         } else {
-            Err(mismatch(raw.len(), "bytes"))
+            Err(mismatch(typed_len, &format!("{field} values")))
+        }
+    };
+    let half_bits = |bits: u16| -> f64 {
+        if t.data_type == data_type::FLOAT16 {
+            f64::from(half::f16::from_bits(bits).to_f32())
+        } else {
+            f64::from(half::bf16::from_bits(bits).to_f32())
         }
     };
     let data: Vec<f64> = match t.data_type {
-        data_type::FLOAT => {
-            if use_raw {
-                check_raw(4)?;
-                raw.chunks_exact(4)
-                    .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-                    .collect()
-            } else if t.float_data.len() == n {
-                t.float_data.iter().map(|&v| f64::from(v)).collect()
-            } else {
-                return Err(mismatch(t.float_data.len(), "float_data values"));
-            }
-        }
-        data_type::DOUBLE => {
-            if use_raw {
-                check_raw(8)?;
-                raw.chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(arr8(c)))
-                    .collect()
-            } else if t.double_data.len() == n {
-                t.double_data.clone()
-            } else {
-                return Err(mismatch(t.double_data.len(), "double_data values"));
-            }
-        }
-        data_type::FLOAT16 | data_type::BFLOAT16 => {
-            let conv = |bits: u16| -> f64 {
-                if t.data_type == data_type::FLOAT16 {
-                    f64::from(half::f16::from_bits(bits).to_f32())
-                } else {
-                    f64::from(half::bf16::from_bits(bits).to_f32())
-                }
-            };
-            if use_raw {
-                check_raw(2)?;
-                raw.chunks_exact(2)
-                    .map(|c| conv(u16::from_le_bytes([c[0], c[1]])))
-                    .collect()
-            } else if t.int32_data.len() == n {
-                t.int32_data.iter().map(|&v| conv(v as u16)).collect()
-            } else {
-                return Err(mismatch(t.int32_data.len(), "int32_data values"));
-            }
-        }
-        data_type::INT64 => {
-            if use_raw {
-                check_raw(8)?;
-                raw.chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(arr8(c)) as f64)
-                    .collect()
-            } else if t.int64_data.len() == n {
-                t.int64_data.iter().map(|&v| v as f64).collect()
-            } else {
-                return Err(mismatch(t.int64_data.len(), "int64_data values"));
-            }
-        }
-        data_type::INT32 => {
-            if use_raw {
-                check_raw(4)?;
-                raw.chunks_exact(4)
-                    .map(|c| f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-                    .collect()
-            } else if t.int32_data.len() == n {
-                t.int32_data.iter().map(|&v| f64::from(v)).collect()
-            } else {
-                return Err(mismatch(t.int32_data.len(), "int32_data values"));
-            }
-        }
+        data_type::FLOAT => decode(
+            4,
+            &|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            &|| t.float_data.iter().map(|&v| f64::from(v)).collect(),
+            t.float_data.len(),
+            "float_data",
+        )?,
+        data_type::DOUBLE => decode(
+            8,
+            &|c| f64::from_le_bytes(arr8(c)),
+            &|| t.double_data.clone(),
+            t.double_data.len(),
+            "double_data",
+        )?,
+        data_type::FLOAT16 | data_type::BFLOAT16 => decode(
+            2,
+            &|c| half_bits(u16::from_le_bytes([c[0], c[1]])),
+            &|| t.int32_data.iter().map(|&v| half_bits(v as u16)).collect(),
+            t.int32_data.len(),
+            "int32_data",
+        )?,
+        data_type::INT64 => decode(
+            8,
+            &|c| i64::from_le_bytes(arr8(c)) as f64,
+            &|| t.int64_data.iter().map(|&v| v as f64).collect(),
+            t.int64_data.len(),
+            "int64_data",
+        )?,
+        data_type::INT32 => decode(
+            4,
+            &|c| f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            &|| t.int32_data.iter().map(|&v| f64::from(v)).collect(),
+            t.int32_data.len(),
+            "int32_data",
+        )?,
         other => {
             return Err(OnnxError::UnsupportedDtype {
                 tensor: name.to_string(),
