@@ -15,6 +15,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
+use super::activation::d012_batch;
 use crate::network::positional::PositionalEncoding;
 use crate::network::{Activation, Coordinates, Inr};
 
@@ -82,105 +83,6 @@ impl Jet {
     pub(crate) fn hess(&self, p: usize, o: usize, i: usize, j: usize) -> f64 {
         debug_assert_eq!(self.order, JetOrder::HessianFull);
         self.hess[((p * self.c + o) * self.d + i) * self.d + j]
-    }
-}
-
-/// σ(z), σ'(z), σ''(z) in f64 for the crate's activations (PyTorch's definitions). Kinks
-/// (ReLU, LeakyReLU, ELU's second derivative at 0) take the right-hand value; σ'' = 0 a.e.
-/// for the piecewise-linear ones.
-pub(crate) fn d012(act: Activation, z: f64) -> (f64, f64, f64) {
-    fn sigmoid(z: f64) -> f64 {
-        if z >= 0.0 {
-            1.0 / (1.0 + (-z).exp())
-        } else {
-            let e = z.exp();
-            e / (1.0 + e)
-        }
-    }
-    match act {
-        Activation::Identity => (z, 1.0, 0.0),
-        Activation::Relu => {
-            if z > 0.0 {
-                (z, 1.0, 0.0)
-            } else {
-                (0.0, 0.0, 0.0)
-            }
-        }
-        Activation::LeakyRelu { negative_slope } => {
-            let s = negative_slope as f64;
-            if z >= 0.0 {
-                (z, 1.0, 0.0)
-            } else {
-                (s * z, s, 0.0)
-            }
-        }
-        Activation::Tanh => {
-            let t = z.tanh();
-            let d = 1.0 - t * t;
-            (t, d, -2.0 * t * d)
-        }
-        Activation::Silu => {
-            let s = sigmoid(z);
-            let ds = s * (1.0 - s);
-            (z * s, s + z * ds, ds * (2.0 + z * (1.0 - 2.0 * s)))
-        }
-        Activation::Sigmoid => {
-            let s = sigmoid(z);
-            let ds = s * (1.0 - s);
-            (s, ds, ds * (1.0 - 2.0 * s))
-        }
-        Activation::Gelu { tanh_approx: false } => {
-            let cdf = 0.5 * (1.0 + libm::erf(z * std::f64::consts::FRAC_1_SQRT_2));
-            let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
-            (z * cdf, cdf + z * pdf, pdf * (2.0 - z * z))
-        }
-        Activation::Gelu { tanh_approx: true } => {
-            // g = ½ z (1 + tanh u), u = c (z + k z³).
-            let (c, k) = ((2.0 / std::f64::consts::PI).sqrt(), 0.044715);
-            let u = c * (z + k * z * z * z);
-            let (u1, u2) = (c * (1.0 + 3.0 * k * z * z), c * 6.0 * k * z);
-            let t = u.tanh();
-            let s = 1.0 - t * t;
-            (
-                0.5 * z * (1.0 + t),
-                0.5 * (1.0 + t) + 0.5 * z * s * u1,
-                s * u1 + 0.5 * z * (s * u2 - 2.0 * t * s * u1 * u1),
-            )
-        }
-        Activation::Softplus { beta, threshold } => {
-            let (beta, threshold) = (beta as f64, threshold as f64);
-            let y = beta * z;
-            if y > threshold {
-                // PyTorch returns z itself above the threshold.
-                return (z, 1.0, 0.0);
-            }
-            let s = sigmoid(y);
-            (
-                (y.max(0.0) + (-y.abs()).exp().ln_1p()) / beta,
-                s,
-                beta * s * (1.0 - s),
-            )
-        }
-        Activation::Elu { alpha } => {
-            let a = alpha as f64;
-            if z > 0.0 {
-                (z, 1.0, 0.0)
-            } else {
-                let e = z.exp();
-                (a * z.exp_m1(), a * e, a * e)
-            }
-        }
-        Activation::Sine { omega } => {
-            let w = omega as f64;
-            let (s, c) = (w * z).sin_cos();
-            (s, w * c, -w * w * s)
-        }
-        Activation::Gauss { scale } => {
-            // g = exp(−(s z)²): g' = −2 s² z g, g'' = (4 s⁴ z² − 2 s²) g.
-            let s2 = (scale as f64) * (scale as f64);
-            let g = (-s2 * z * z).exp();
-            (g, -2.0 * s2 * z * g, (4.0 * s2 * s2 * z * z - 2.0 * s2) * g)
-        }
     }
 }
 
@@ -333,6 +235,12 @@ impl JetNetwork {
                 _ => Vec::new(),
             },
         };
+        let mut pre = Vec::with_capacity(JET_POINTS);
+        let mut sigma = [
+            vec![0.0; JET_POINTS],
+            vec![0.0; JET_POINTS],
+            vec![0.0; JET_POINTS],
+        ];
         let mut p0 = 0;
         while p0 < n {
             let np = JET_POINTS.min(n - p0);
@@ -349,8 +257,19 @@ impl JetNetwork {
                 );
                 for (j, &b) in layer.bias.iter().enumerate() {
                     let col = z.col_as_slice_mut(j);
-                    for blk in col.chunks_exact_mut(rpp) {
-                        activate(layer.activation, blk, b, ng, &pairs);
+                    pre.clear();
+                    pre.extend(col.iter().step_by(rpp));
+                    let [s0, s1, s2] = &mut sigma;
+                    d012_batch(
+                        layer.activation,
+                        b,
+                        &pre,
+                        &mut s0[..np],
+                        &mut s1[..np],
+                        &mut s2[..np],
+                    );
+                    for (p, blk) in col.chunks_exact_mut(rpp).enumerate() {
+                        activate(blk, (s0[p], s1[p], s2[p]), ng, &pairs);
                     }
                 }
                 a = z;
@@ -478,11 +397,11 @@ impl JetNetwork {
     }
 }
 
-/// One point's rows of one unit: `blk[0]` the pre-activation value (bias not yet added), then
-/// `ng` gradient rows, then the second-derivative rows of `pairs`.
+/// One point's rows of one unit: `blk[0]` the pre-activation value, then `ng` gradient rows,
+/// then the second-derivative rows of `pairs`; `(a0, a1, a2)` = σ, σ′, σ″ at the biased
+/// pre-activation.
 #[inline]
-fn activate(act: Activation, blk: &mut [f64], bias: f64, ng: usize, pairs: &[(usize, usize)]) {
-    let (a0, a1, a2) = d012(act, blk[0] + bias);
+fn activate(blk: &mut [f64], (a0, a1, a2): (f64, f64, f64), ng: usize, pairs: &[(usize, usize)]) {
     blk[0] = a0;
     // Second-order rows first: they need the pre-activation gradient rows.
     for (q, &(i, j)) in pairs.iter().enumerate() {

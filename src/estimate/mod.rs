@@ -3,6 +3,7 @@
 //! coordinates by forward-mode differentiation, in f64) and `indicator` (η_K ≈ ‖f − I f‖ on an
 //! axis-aligned box from the jets at its sub-cell centres). Marking is in `marking`.
 
+mod activation;
 mod indicator;
 mod jet;
 #[cfg(test)]
