@@ -536,6 +536,12 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
                 field: &field,
                 experiment_dir: &dir,
             });
+            // A marking cut by the budget took the longest prefix that fits: another round
+            // would score every element to add the few small ones that still fit.
+            if marks.scoring.budget_bound {
+                summary.stop_reason = StopReason::ReachedMaxDofs;
+                break;
+            }
         }
         Ok(())
     })();

@@ -80,6 +80,16 @@ fn the_estimate_criterion_stays_in_the_dof_budget() {
     // The budget is spent: what is left cannot hold the next element's refinement, which
     // adds at most 5 vertices in 2-D.
     assert!(last.dofs > 700 - 5, "{last:?}");
+    // And the run ends with the marking the budget cut, without scoring the mesh once more
+    // for what little still fits.
+    assert!(last.marked > 0, "{last:?}");
+    assert!(s.final_scoring.is_none(), "{:?}", s.final_scoring);
+    let it_max = s.iterations.iter().map(|r| r.it).max().unwrap();
+    assert!(
+        !s.experiment_dir
+            .join(format!("it_{}.mesh", it_max + 1))
+            .exists()
+    );
 }
 
 #[test]
