@@ -75,6 +75,19 @@ const WORKLOADS: &[Workload] = &[
         extra: "--prop_threshold 0.6 --max_it 6",
         python: None,
     },
+    // The estimate criterion's f64 jets (issue 17) on the smooth networks.
+    Workload {
+        name: "NS_PINN --criterion estimate --max_dofs 30000",
+        key: "NS_PINN",
+        extra: "--criterion estimate --max_dofs 30000",
+        python: None,
+    },
+    Workload {
+        name: "CT_demo --criterion estimate --time_slice 1.0 --max_dofs 30000",
+        key: "CT_demo",
+        extra: "--criterion estimate --time_slice 1.0 --max_dofs 30000",
+        python: None,
+    },
 ];
 
 /// What a child process reports about its one run.
