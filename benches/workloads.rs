@@ -77,15 +77,15 @@ const WORKLOADS: &[Workload] = &[
     },
     // The estimate criterion's f64 jets (issue 17) on the smooth networks.
     Workload {
-        name: "NS_PINN --criterion estimate --max_dofs 30000",
+        name: "NS_PINN --criterion estimate --max_dofs 30000 --max_it 12",
         key: "NS_PINN",
-        extra: "--criterion estimate --max_dofs 30000",
+        extra: "--criterion estimate --max_dofs 30000 --max_it 12",
         python: None,
     },
     Workload {
-        name: "CT_demo --criterion estimate --time_slice 1.0 --max_dofs 30000",
+        name: "CT_demo --criterion estimate --time_slice 1.0 --max_dofs 30000 --max_it 12",
         key: "CT_demo",
-        extra: "--criterion estimate --time_slice 1.0 --max_dofs 30000",
+        extra: "--criterion estimate --time_slice 1.0 --max_dofs 30000 --max_it 12",
         python: None,
     },
 ];
@@ -504,7 +504,7 @@ fn main() {
         );
         if p[0] > 0.0 {
             println!(
-                "   scoring: {:.2} GFLOP needed (forward passes + QR to the rank), {:.1} GFLOP/s \
+                "   scoring: {:.2} GFLOP needed (PruningAMR: forward passes + QR to the rank; estimate: jets), {:.1} GFLOP/s \
                  achieved ({:.1} per thread)",
                 r.scoring_gflop,
                 r.scoring_gflop / p[0],
