@@ -283,7 +283,9 @@ fn score(
             .filter(|&e| mesh.element_level(e) as usize == it)
             .count(),
     };
-    obs.start("scoring", candidates as u64);
+    // Each rank counts only its own block, and only rank 0's bar is shown: its length is the
+    // block's share (blocks are split by cost, so about).
+    obs.start("scoring", candidates.div_ceil(ranks.size()) as u64);
     let scoring = match cfg.criterion {
         Criterion::Basic => {
             score_basic(field.mesh(), field.values(), inr, cfg, it, ranks, &progress)?

@@ -1,10 +1,10 @@
 //! σ, σ′ and σ″ of the activations in f64, for the jets: one point at a time (`d012`) and a
-//! batch of pre-activations (`d012_batch`). The batch computes the exp-based activations
-//! (tanh, sigmoid, SiLU: the smooth PINN and Fourier-feature networks) through one branch-free
-//! exp that the compiler vectorizes inside a `#[target_feature]` function; libm's scalar
-//! tanh and exp took over half of the estimate criterion's time on a tanh PINN. Every path
-//! does the same IEEE operations in the same order (Rust never contracts a·b + c into an FMA),
-//! so results do not depend on the CPU's SIMD level.
+//! batch of pre-activations (`d012_batch`). The batch computes the smooth activations of PINNs,
+//! Fourier-feature networks and SIREN (tanh, sigmoid, SiLU, Gaussian; sine) through a
+//! branch-free exp and sincos that the compiler vectorizes inside a `#[target_feature]`
+//! function; libm's scalar tanh and exp took over half of the estimate criterion's time on a
+//! tanh PINN. Every path does the same IEEE operations in the same order (Rust never contracts
+//! a·b + c into an FMA), so results do not depend on the CPU's SIMD level.
 
 use crate::network::Activation;
 use crate::network::kernels::{Level, detected_level};
@@ -126,7 +126,11 @@ pub(crate) fn d012_batch(
     assert!(d0.len() == z.len() && d1.len() == z.len() && d2.len() == z.len());
     let batched = matches!(
         act,
-        Activation::Tanh | Activation::Sigmoid | Activation::Silu
+        Activation::Tanh
+            | Activation::Sigmoid
+            | Activation::Silu
+            | Activation::Sine { .. }
+            | Activation::Gauss { .. }
     );
     if !batched {
         for k in 0..z.len() {
@@ -146,6 +150,51 @@ pub(crate) fn d012_batch(
             unsafe { batch_avx2(act, bias, z, d0, d1, d2) }
         }
         _ => batch(act, bias, z, d0, d1, d2),
+    }
+}
+
+/// `(sin[k], cos[k]) = x[k].sin_cos()` for every k (Fourier features and NeRF's positional
+/// encoding in the jets' input stage), to within 2 ulp of 1.
+pub(crate) fn sincos_batch(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+    assert!(sin.len() == x.len() && cos.len() == x.len());
+    match detected_level() {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            // SAFETY: the level is only detected when the CPU has the feature.
+            unsafe { sincos_each_avx512(x, sin, cos) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            // SAFETY: as above.
+            unsafe { sincos_each_avx2(x, sin, cos) }
+        }
+        _ => sincos_each(x, sin, cos),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn sincos_each_avx2(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+    sincos_each(x, sin, cos)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sincos_each_avx512(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+    sincos_each(x, sin, cos)
+}
+
+#[inline(always)]
+fn sincos_each(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+    let n = x.len();
+    let (x, sin, cos) = (&x[..n], &mut sin[..n], &mut cos[..n]);
+    for k in 0..n {
+        (sin[k], cos[k]) = sincos(x[k]);
+    }
+    for k in 0..n {
+        if x[k].abs() > SINCOS_MAX {
+            (sin[k], cos[k]) = x[k].sin_cos();
+        }
     }
 }
 
@@ -205,9 +254,98 @@ fn batch(act: Activation, bias: f64, z: &[f64], d0: &mut [f64], d1: &mut [f64], 
                 (d0[k], d1[k], d2[k]) = silu_d012(x, s);
             }
         }
-        _ => unreachable!("only the exp-based activations are batched"),
+        Activation::Sine { omega } => {
+            let w = omega as f64;
+            for k in 0..n {
+                let (sn, cs) = sincos(w * (z[k] + bias));
+                (d0[k], d1[k], d2[k]) = (sn, w * cs, -w * w * sn);
+            }
+            // Arguments past the reduction's range (never in a trained SIREN) through libm.
+            for k in 0..n {
+                let x = w * (z[k] + bias);
+                if x.abs() > SINCOS_MAX {
+                    let (sn, cs) = x.sin_cos();
+                    (d0[k], d1[k], d2[k]) = (sn, w * cs, -w * w * sn);
+                }
+            }
+        }
+        Activation::Gauss { scale } => {
+            let s2 = (scale as f64) * (scale as f64);
+            for k in 0..n {
+                let x = z[k] + bias;
+                let g = exp(-s2 * x * x);
+                (d0[k], d1[k], d2[k]) =
+                    (g, -2.0 * s2 * x * g, (4.0 * s2 * s2 * x * x - 2.0 * s2) * g);
+            }
+        }
+        _ => unreachable!("only the smooth activations are batched"),
     }
 }
+
+/// |x| up to which `sincos` reduces exactly enough: n = round(2x/π) < 2^20, so n times each
+/// 33-bit part of π/2 is exact.
+const SINCOS_MAX: f64 = 1.6e6;
+
+/// (sin x, cos x) without branches for |x| ≤ `SINCOS_MAX` (NaN and ±∞ give NaN; larger |x| must be
+/// redone by the caller): x = n π/2 + r with π/2 in three parts (fdlibm's pio2_1, pio2_2,
+/// pio2_3), |r| ≤ π/4, Taylor polynomials to r¹⁷ / r¹⁶ (truncation < 1e-17), and the quadrant
+/// n mod 4 picking and signing them.
+#[inline(always)]
+fn sincos(x: f64) -> (f64, f64) {
+    const TWO_OVER_PI: f64 = std::f64::consts::FRAC_2_PI;
+    const PIO2_1: f64 = f64::from_bits(0x3ff9_21fb_5440_0000);
+    const PIO2_2: f64 = f64::from_bits(0x3dd0_b461_1a60_0000);
+    const PIO2_3: f64 = f64::from_bits(0x3ba3_198a_2e03_7073);
+    const SHIFTER: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    let shifted = x * TWO_OVER_PI + SHIFTER;
+    let nf = shifted - SHIFTER;
+    let quadrant = shifted.to_bits().wrapping_sub(SHIFTER.to_bits()) & 3;
+    let r = ((x - nf * PIO2_1) - nf * PIO2_2) - nf * PIO2_3;
+    let r2 = r * r;
+    // sin r = r (1 − r²/3! + …), cos r = 1 − r²/2! + …, Horner from the highest term.
+    let mut ps = 0.0;
+    for j in (1..=8u32).rev() {
+        // term ratio: (−1)^j / (2j+1)!
+        ps = ps * r2 + SIN_COEF[j as usize];
+    }
+    let sin_r = r + r * r2 * ps;
+    let mut pc = 0.0;
+    for j in (1..=8u32).rev() {
+        pc = pc * r2 + COS_COEF[j as usize];
+    }
+    let cos_r = 1.0 + r2 * pc;
+    let swap = quadrant & 1 == 1;
+    let (s, c) = if swap { (cos_r, sin_r) } else { (sin_r, cos_r) };
+    let s = if quadrant & 2 == 2 { -s } else { s };
+    let c = if (quadrant + 1) & 2 == 2 { -c } else { c };
+    (s, c)
+}
+
+/// (−1)^j / (2j+1)!, index j (0 unused): the sine's Taylor coefficients after r.
+const SIN_COEF: [f64; 9] = [
+    0.0,
+    -1.0 / 6.0,
+    1.0 / 120.0,
+    -1.0 / 5_040.0,
+    1.0 / 362_880.0,
+    -1.0 / 39_916_800.0,
+    1.0 / 6_227_020_800.0,
+    -1.0 / 1_307_674_368_000.0,
+    1.0 / 355_687_428_096_000.0,
+];
+
+/// (−1)^j / (2j)!, index j (0 unused): the cosine's Taylor coefficients after 1.
+const COS_COEF: [f64; 9] = [
+    0.0,
+    -1.0 / 2.0,
+    1.0 / 24.0,
+    -1.0 / 720.0,
+    1.0 / 40_320.0,
+    -1.0 / 3_628_800.0,
+    1.0 / 479_001_600.0,
+    -1.0 / 87_178_291_200.0,
+    1.0 / 20_922_789_888_000.0,
+];
 
 /// e^x without branches: x = k ln 2 + r with |r| ≤ ln2/2 (Cody–Waite, two-part ln 2), e^r by
 /// its Taylor polynomial to r¹³ (truncation < 2e-17 relative), 2^k by building the exponent
@@ -272,13 +410,61 @@ mod tests {
         }
     }
 
-    /// Every SIMD level gives the same bits, and they are within 2e-16 (absolute, on σ, σ′, σ″
-    /// scaled by their size) of the scalar libm-based `d012`.
+    #[test]
+    fn the_branch_free_sincos_matches_libm() {
+        let mut xs: Vec<f64> = (-200_000..=200_000).map(|k| k as f64 * 7.9e-3).collect();
+        xs.extend((0..2000).map(|k| 1.6e6 * (k as f64 / 2000.0)));
+        xs.extend([
+            0.0,
+            -0.0,
+            1e-300,
+            std::f64::consts::FRAC_PI_2,
+            std::f64::consts::PI,
+            1e6,
+        ]);
+        for x in xs {
+            let (s, c) = sincos(x);
+            let (ws, wc) = x.sin_cos();
+            assert!((s - ws).abs() <= 4.5e-16, "sin({x}) = {s}, libm {ws}");
+            assert!((c - wc).abs() <= 4.5e-16, "cos({x}) = {c}, libm {wc}");
+        }
+        assert!(sincos(f64::NAN).0.is_nan() && sincos(f64::INFINITY).1.is_nan());
+        // The batch: the same, and libm past the reduction's range.
+        let x = [0.3, -2.0e6, 1.0e300, f64::NAN, 123.456];
+        let (mut s, mut c) = ([0.0; 5], [0.0; 5]);
+        sincos_batch(&x, &mut s, &mut c);
+        for k in 0..5 {
+            let want = if x[k].abs() <= SINCOS_MAX {
+                sincos(x[k])
+            } else {
+                x[k].sin_cos()
+            };
+            assert_eq!(s[k].to_bits(), want.0.to_bits(), "{}", x[k]);
+            assert_eq!(c[k].to_bits(), want.1.to_bits(), "{}", x[k]);
+        }
+    }
+
+    /// Every SIMD level gives the same bits, and they are within 2 ulp of 1 (on σ, σ′, σ″
+    /// relative to their size, or to the activation's scale ω^r) of the scalar libm-based
+    /// `d012`; sine arguments past the reduction's range go through libm.
     #[test]
     fn batches_match_the_scalar_derivatives_on_every_level() {
         let z = points();
         let bias = 0.25;
-        for act in [Activation::Tanh, Activation::Sigmoid, Activation::Silu] {
+        for act in [
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Silu,
+            Activation::Sine { omega: 30.0 },
+            Activation::Sine { omega: 1.0 },
+            Activation::Gauss { scale: 0.5 },
+            Activation::Gauss { scale: 3.0 },
+        ] {
+            let scale = match act {
+                Activation::Sine { omega } => omega as f64,
+                Activation::Gauss { scale } => 2.0 * (scale as f64).powi(2),
+                _ => 1.0,
+            };
             let n = z.len();
             let mut want = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
             let [w0, w1, w2] = &mut want;
@@ -306,7 +492,7 @@ mod tests {
                 let got = [want[0][k], want[1][k], want[2][k]];
                 let exact = [scalar.0, scalar.1, scalar.2];
                 for r in 0..3 {
-                    let tol = 2e-16 * exact[r].abs().max(1.0) * 4.0;
+                    let tol = 4.5e-16 * exact[r].abs().max(scale.powi(r as i32)).max(1.0);
                     assert!(
                         (got[r] - exact[r]).abs() <= tol,
                         "{act:?} σ^({r})({}) = {} vs {}",

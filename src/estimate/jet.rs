@@ -15,7 +15,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
-use super::activation::d012_batch;
+use super::activation::{d012_batch, sincos_batch};
 use crate::network::positional::PositionalEncoding;
 use crate::network::{Activation, Coordinates, Inr};
 
@@ -327,11 +327,16 @@ impl JetNetwork {
                     }
                 }
             }
+            let (mut arg, mut sins, mut coss) = (vec![0.0; np], vec![0.0; np], vec![0.0; np]);
             for t in pe.terms() {
                 let (j, w) = (t.input, t.frequency);
+                for (p, a) in arg.iter_mut().enumerate() {
+                    *a = w * u(p, j);
+                }
+                sincos_batch(&arg, &mut sins, &mut coss);
                 for p in 0..np {
                     let r = p * rpp;
-                    let (sn, cs) = (w * u(p, j)).sin_cos();
+                    let (sn, cs) = (sins[p], coss[p]);
                     m[(r, t.sin_col)] = sn;
                     m[(r, t.cos_col)] = cs;
                     for i in 0..ng {
@@ -372,10 +377,14 @@ impl JetNetwork {
                     .map(|(i, f)| tau * (0..k).map(|j| g[(j, f)] * du(j, i)).sum::<f64>())
                     .collect();
                 let mut m = Mat::<f64>::zeros(np * rpp, 2 * nf);
+                let (mut arg, mut sins, mut coss) = (vec![0.0; np], vec![0.0; np], vec![0.0; np]);
                 for f in 0..nf {
+                    for (p, a) in arg.iter_mut().enumerate() {
+                        *a = tau * (0..k).map(|j| u(p, j) * g[(j, f)]).sum::<f64>();
+                    }
+                    sincos_batch(&arg, &mut sins, &mut coss);
                     for p in 0..np {
-                        let arg: f64 = (0..k).map(|j| u(p, j) * g[(j, f)]).sum();
-                        let (sn, cs) = (tau * arg).sin_cos();
+                        let (sn, cs) = (sins[p], coss[p]);
                         let r = p * rpp;
                         m[(r, f)] = cs;
                         m[(r, nf + f)] = sn;
