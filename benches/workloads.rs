@@ -88,6 +88,15 @@ const WORKLOADS: &[Workload] = &[
         extra: "--criterion estimate --time_slice 1.0 --max_dofs 30000 --max_it 12",
         python: None,
     },
+    // A user's SIREN with Fourier features (NeRP's layout, made with torch: tests/data/byo).
+    Workload {
+        name: "SIREN (tests/data/byo nerp_siren) --criterion estimate --max_dofs 20000",
+        key: "nerp_siren",
+        extra: "--checkpoint tests/data/byo/nets/nerp_siren.npz \
+                --network_config tests/data/byo/configs/nerp_siren.json \
+                --mesh meshes/rectangle.mesh --criterion estimate --max_dofs 20000 --max_it 20",
+        python: None,
+    },
 ];
 
 /// What a child process reports about its one run.
