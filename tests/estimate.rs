@@ -117,3 +117,27 @@ fn the_estimate_criterion_does_not_depend_on_the_thread_count() {
     assert_eq!(pa["theta"], 0.5);
     assert_eq!(pa["avg_error"], false);
 }
+
+/// On hos with a 3,000 budget, the iteration after 2,995 DOFs would score the whole mesh to
+/// add 3 vertices: a run nearly at the budget (room under 1 % of its DOFs) ends there instead.
+#[test]
+fn the_estimate_criterion_does_not_score_a_nearly_full_mesh() {
+    let out = out_dir("estimate_nearly_full");
+    // The marking does not use the RMSE.
+    let s = run_with_threads(
+        &estimate(&out, "30", &["--max_dofs", "3000", "--rmse_samples", "0"]),
+        2,
+    );
+    assert_eq!(s.stop_reason, StopReason::ReachedMaxDofs);
+    let last = s.iterations.last().unwrap();
+    assert!((2_970..=3_000).contains(&last.dofs), "{last:?}");
+    for w in s.iterations.windows(2) {
+        let room = 3_000 - w[0].dofs;
+        assert!(
+            100 * room >= w[0].dofs,
+            "it {} ran with {room} DOFs of room",
+            w[1].it
+        );
+    }
+    assert!(s.final_scoring.is_none(), "{:?}", s.final_scoring);
+}
