@@ -138,50 +138,83 @@ pub(crate) fn d012_batch(
         }
         return;
     }
-    match detected_level() {
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            // SAFETY: the level is only detected when the CPU has the feature.
-            unsafe { batch_avx512(act, bias, z, d0, d1, d2) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            // SAFETY: as above.
-            unsafe { batch_avx2(act, bias, z, d0, d1, d2) }
-        }
-        _ => batch(act, bias, z, d0, d1, d2),
-    }
+    dispatch(
+        detected_level(),
+        Job::Derivatives {
+            act,
+            bias,
+            z,
+            d0,
+            d1,
+            d2,
+        },
+    );
 }
 
 /// `(sin[k], cos[k]) = x[k].sin_cos()` for every k (Fourier features and NeRF's positional
 /// encoding in the jets' input stage), to within 2 ulp of 1.
 pub(crate) fn sincos_batch(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
     assert!(sin.len() == x.len() && cos.len() == x.len());
-    match detected_level() {
+    dispatch(detected_level(), Job::SinCos { x, sin, cos });
+}
+
+/// One batch, so that one dispatcher and one `#[target_feature]` wrapper per level serve
+/// every batched function.
+enum Job<'a> {
+    Derivatives {
+        act: Activation,
+        bias: f64,
+        z: &'a [f64],
+        d0: &'a mut [f64],
+        d1: &'a mut [f64],
+        d2: &'a mut [f64],
+    },
+    SinCos {
+        x: &'a [f64],
+        sin: &'a mut [f64],
+        cos: &'a mut [f64],
+    },
+}
+
+/// Runs `job` on `level`'s code path; `level` must be supported (`Level::supported`).
+fn dispatch(level: Level, job: Job<'_>) {
+    debug_assert!(level.is_supported());
+    match level {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            // SAFETY: the level is only detected when the CPU has the feature.
-            unsafe { sincos_each_avx512(x, sin, cos) }
-        }
+        // SAFETY: callers pass a level the CPU supports.
+        Level::Avx512 => unsafe { run_avx512(job) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            // SAFETY: as above.
-            unsafe { sincos_each_avx2(x, sin, cos) }
-        }
-        _ => sincos_each(x, sin, cos),
+        // SAFETY: as above.
+        Level::Avx2 => unsafe { run_avx2(job) },
+        _ => run(job),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn sincos_each_avx2(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
-    sincos_each(x, sin, cos)
+fn run_avx2(job: Job<'_>) {
+    run(job)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn sincos_each_avx512(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
-    sincos_each(x, sin, cos)
+fn run_avx512(job: Job<'_>) {
+    run(job)
+}
+
+#[inline(always)]
+fn run(job: Job<'_>) {
+    match job {
+        Job::Derivatives {
+            act,
+            bias,
+            z,
+            d0,
+            d1,
+            d2,
+        } => batch(act, bias, z, d0, d1, d2),
+        Job::SinCos { x, sin, cos } => sincos_each(x, sin, cos),
+    }
 }
 
 #[inline(always)]
@@ -196,32 +229,6 @@ fn sincos_each(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
             (sin[k], cos[k]) = x[k].sin_cos();
         }
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn batch_avx2(
-    act: Activation,
-    bias: f64,
-    z: &[f64],
-    d0: &mut [f64],
-    d1: &mut [f64],
-    d2: &mut [f64],
-) {
-    batch(act, bias, z, d0, d1, d2)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn batch_avx512(
-    act: Activation,
-    bias: f64,
-    z: &[f64],
-    d0: &mut [f64],
-    d1: &mut [f64],
-    d2: &mut [f64],
-) {
-    batch(act, bias, z, d0, d1, d2)
 }
 
 /// The exp-based activations over a batch; one loop per activation, no branches inside, so
@@ -472,13 +479,15 @@ mod tests {
             for level in Level::supported() {
                 let mut got = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
                 let [g0, g1, g2] = &mut got;
-                match level {
-                    #[cfg(target_arch = "x86_64")]
-                    Level::Avx2 => unsafe { batch_avx2(act, bias, &z, g0, g1, g2) },
-                    #[cfg(target_arch = "x86_64")]
-                    Level::Avx512 => unsafe { batch_avx512(act, bias, &z, g0, g1, g2) },
-                    _ => batch(act, bias, &z, g0, g1, g2),
-                }
+                let job = Job::Derivatives {
+                    act,
+                    bias,
+                    z: &z,
+                    d0: g0,
+                    d1: g1,
+                    d2: g2,
+                };
+                dispatch(level, job);
                 for r in 0..3 {
                     let same = got[r]
                         .iter()
