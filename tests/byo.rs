@@ -15,6 +15,28 @@ use pruningamr::network::{ActivationList, Description, ForwardBuffers, load_with
 
 const USAGE: i32 = 2;
 
+/// One quad on [-1, 1]² in `dir` (`sq.mesh`).
+fn square_mesh(dir: &Path) -> PathBuf {
+    let mesh = dir.join("sq.mesh");
+    std::fs::write(
+        &mesh,
+        "MFEM INLINE mesh v1.0\ntype = quad\nnx = 1\nny = 1\nsx = 2\nsy = 2\nx0 = -1\ny0 = -1\n",
+    )
+    .unwrap();
+    mesh
+}
+
+/// The command with `--verify <expected>` (a file in `nets()`) exits 1 naming the mismatch.
+fn assert_verify_refuses(mut args: Vec<String>, expected: &str) {
+    args.extend([
+        "--verify".into(),
+        nets().join(expected).display().to_string(),
+    ]);
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("differs from y"), "{stderr}");
+}
+
 fn nets() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/byo/nets")
 }
@@ -740,18 +762,8 @@ fn verify_catches_a_misread_network() {
     let s = &CASES[0];
     let out = dir.join("siren");
     let mut args = base_args(s, &mesh, &out);
-    args.extend([
-        "--activations".into(),
-        "sine".into(),
-        "--verify".into(),
-        nets()
-            .join("siren2d_explore.expected.npz")
-            .display()
-            .to_string(),
-    ]);
-    let (code, _, stderr) = run(&args);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("differs from y"), "{stderr}");
+    args.extend(["--activations".into(), "sine".into()]);
+    assert_verify_refuses(args, "siren2d_explore.expected.npz");
     // A positional encoding read in mip-NeRF's order (all sines, then all cosines) where the
     // network was trained in nerf-pytorch's: the same width, so only --verify can tell.
     let p = CASES
@@ -767,18 +779,8 @@ fn verify_catches_a_misread_network() {
     .unwrap();
     let out = dir.join("positional");
     let mut args = base_args(p, &mesh, &out);
-    args.extend([
-        "--network_config".into(),
-        cfg.display().to_string(),
-        "--verify".into(),
-        nets()
-            .join("positional_nerf.expected.npz")
-            .display()
-            .to_string(),
-    ]);
-    let (code, _, stderr) = run(&args);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("differs from y"), "{stderr}");
+    args.extend(["--network_config".into(), cfg.display().to_string()]);
+    assert_verify_refuses(args, "positional_nerf.expected.npz");
     assert!(files_under(&out).is_empty());
 }
 
@@ -813,12 +815,7 @@ fn a_config_beside_the_checkpoint_is_read() {
 #[test]
 fn unsupported_networks_say_what_to_do_instead() {
     let dir = scratch("refused");
-    let mesh2 = dir.join("sq.mesh");
-    std::fs::write(
-        &mesh2,
-        "MFEM INLINE mesh v1.0\ntype = quad\nnx = 1\nny = 1\nsx = 2\nsy = 2\nx0 = -1\ny0 = -1\n",
-    )
-    .unwrap();
+    let mesh2 = square_mesh(&dir);
     let mesh3 = dir.join("cube.mesh");
     std::fs::write(
         &mesh3,
@@ -978,12 +975,7 @@ fn several_stacks_are_ambiguous() {
 #[test]
 fn input_names_place_time() {
     let dir = scratch("input_names");
-    let mesh = dir.join("sq.mesh");
-    std::fs::write(
-        &mesh,
-        "MFEM INLINE mesh v1.0\ntype = quad\nnx = 1\nny = 1\nsx = 2\nsy = 2\nx0 = -1\ny0 = -1\n",
-    )
-    .unwrap();
+    let mesh = square_mesh(&dir);
     for (k, (names, refused)) in [(r#"["t", "x", "y"]"#, true), (r#"["x", "y", "t"]"#, false)]
         .into_iter()
         .enumerate()

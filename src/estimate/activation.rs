@@ -263,17 +263,13 @@ fn batch(act: Activation, bias: f64, z: &[f64], d0: &mut [f64], d1: &mut [f64], 
         }
         Activation::Sine { omega } => {
             let w = omega as f64;
+            // d2 holds the arguments, d0/d1 their sine/cosine, then the derivatives.
             for k in 0..n {
-                let (sn, cs) = sincos(w * (z[k] + bias));
-                (d0[k], d1[k], d2[k]) = (sn, w * cs, -w * w * sn);
+                d2[k] = w * (z[k] + bias);
             }
-            // Arguments past the reduction's range (never in a trained SIREN) through libm.
+            sincos_each(d2, d0, d1);
             for k in 0..n {
-                let x = w * (z[k] + bias);
-                if x.abs() > SINCOS_MAX {
-                    let (sn, cs) = x.sin_cos();
-                    (d0[k], d1[k], d2[k]) = (sn, w * cs, -w * w * sn);
-                }
+                (d1[k], d2[k]) = (w * d1[k], -w * w * d0[k]);
             }
         }
         Activation::Gauss { scale } => {

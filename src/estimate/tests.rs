@@ -75,6 +75,30 @@ fn values(net: &JetNetwork, x: &[f64]) -> Vec<f64> {
     net.jet(x, JetOrder::Value).value
 }
 
+/// A random 8, 7-unit network with 2 outputs (`random_inr`), its jets against differences.
+fn check_small_random_network(
+    r: &mut Stream,
+    d: usize,
+    coordinates: Coordinates,
+    act: Activation,
+    standardize: bool,
+    fourier: Option<usize>,
+) {
+    let spec = Spec {
+        d,
+        hidden: &[8, 7],
+        c: 2,
+        act,
+        standardize,
+        fourier,
+        positional: None,
+        gain: 1.0,
+        coordinates,
+    };
+    let inr = random_inr(r, &spec);
+    check_against_differences(&JetNetwork::new(&inr), r, 3);
+}
+
 /// Worst relative difference of the jet's gradient and Hessian from central differences
 /// (one Richardson step for the Hessian); asserts 1e-5.
 fn check_against_differences(net: &JetNetwork, r: &mut Stream, n_pts: usize) {
@@ -157,21 +181,7 @@ fn hessian_equals_finite_differences_of_the_network() {
     ] {
         for act in acts {
             for (standardize, fourier) in [(false, None), (true, None), (true, Some(5))] {
-                let inr = random_inr(
-                    &mut r,
-                    &Spec {
-                        d,
-                        hidden: &[8, 7],
-                        c: 2,
-                        act,
-                        standardize,
-                        fourier,
-                        positional: None,
-                        gain: 1.0,
-                        coordinates,
-                    },
-                );
-                check_against_differences(&JetNetwork::new(&inr), &mut r, 3);
+                check_small_random_network(&mut r, d, coordinates, act, standardize, fourier);
             }
         }
     }
@@ -224,21 +234,7 @@ fn sine_and_gauss_hessians_equal_finite_differences() {
             Activation::Gauss { scale: 1.5 },
         ] {
             for (standardize, fourier) in [(false, None), (true, Some(4))] {
-                let inr = random_inr(
-                    &mut r,
-                    &Spec {
-                        d,
-                        hidden: &[8, 7],
-                        c: 2,
-                        act,
-                        standardize,
-                        fourier,
-                        positional: None,
-                        gain: 1.0,
-                        coordinates,
-                    },
-                );
-                check_against_differences(&JetNetwork::new(&inr), &mut r, 3);
+                check_small_random_network(&mut r, d, coordinates, act, standardize, fourier);
             }
         }
     }
