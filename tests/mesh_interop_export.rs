@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::meshes::{SKEWED_HEXES, SKEWED_QUADS};
-use pruningamr::mesh::{Mesh, ParaViewWriter};
+use pruningamr::mesh::{Mesh, ParaViewWriter, Split};
 use serde_json::json;
 
 struct Rng(u64);
@@ -48,6 +48,19 @@ fn export(
     rounds: usize,
     centre: Option<[f64; 3]>,
 ) -> serde_json::Value {
+    export_with(name, start, ncomp, rounds, centre, false)
+}
+
+/// [`export`]; with `aniso`, each marked element is halved along a random non-empty set of
+/// its axes.
+fn export_with(
+    name: &str,
+    start: &str,
+    ncomp: usize,
+    rounds: usize,
+    centre: Option<[f64; 3]>,
+    aniso: bool,
+) -> serde_json::Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/interop")
         .join(name);
@@ -72,7 +85,23 @@ fn export(
                 d < r || rng.unit() < 0.05
             })
             .collect();
-        mesh.refine(&marks).unwrap();
+        if aniso {
+            let all = (1u64 << mesh.dim()) - 1;
+            let splits: Vec<Split> = marks
+                .iter()
+                .map(|&m| {
+                    let mask = if m {
+                        1 + (rng.unit() * all as f64) as u8
+                    } else {
+                        0
+                    };
+                    Split::axes(mesh.dim(), mask.min(all as u8)).unwrap()
+                })
+                .collect();
+            mesh.refine_split(&splits).unwrap();
+        } else {
+            mesh.refine(&marks).unwrap();
+        }
         let raw: Vec<f64> = mesh
             .vertices()
             .iter()
@@ -165,6 +194,10 @@ fn export_2d_and_3d_meshes_for_mfem() {
     // straight-sided but not parallelograms: location by Newton, compared with MFEM's
     export("2d_skewed", SKEWED_QUADS, 1, 5, Some([1.2, 0.9, 0.0]));
     export("3d_skewed", SKEWED_HEXES, 1, 3, Some([1.0, 0.5, 0.5]));
+    // anisotropic: elements halved along some of their axes, splits widened where faces
+    // would cross
+    export_with("2d_aniso", quads, 1, 6, Some([0.3, 0.2, 0.0]), true);
+    export_with("3d_aniso", hexes, 2, 5, Some([0.3, 0.6, 0.4]), true);
     // no hanging vertices: written as plain v1.0
     let pu = export("2d_uniform", quads, 2, 2, None);
     let last = pu["iterations"].as_array().unwrap().last().unwrap().clone();

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::meshes::{Rng, SKEWED_HEXES, SKEWED_QUADS, refine_randomly};
+use common::meshes::{
+    Rng, SKEWED_HEXES, SKEWED_QUADS, refine_randomly, refine_randomly_anisotropic,
+};
 use pruningamr::mesh::Mesh;
 
 fn random_points(mesh: &Mesh, n: usize, seed: u64) -> Vec<[f64; 3]> {
@@ -40,9 +42,18 @@ const QUADS: &str = "MFEM INLINE mesh v1.0\ntype = quad\nnx = 3\nny = 2\nsx = 1.
 
 #[test]
 fn multilinear_fields_are_interpolated_exactly_on_nonconforming_meshes() {
-    for (text, rounds) in [(QUADS, 7), (HEXES, 4)] {
+    for (text, rounds, aniso) in [
+        (QUADS, 7, false),
+        (HEXES, 4, false),
+        (QUADS, 7, true),
+        (HEXES, 5, true),
+    ] {
         let mut mesh = Mesh::parse(text, "inline").unwrap();
-        refine_randomly(&mut mesh, rounds, 0.35, 11);
+        if aniso {
+            refine_randomly_anisotropic(&mut mesh, rounds, 0.35, 11);
+        } else {
+            refine_randomly(&mut mesh, rounds, 0.35, 11);
+        }
         assert!(mesh.num_hanging() > 0);
         let raw: Vec<f64> = mesh.vertices().iter().flat_map(multilinear).collect();
         let constrained = mesh.constrain(&raw, 2).unwrap();
@@ -83,9 +94,20 @@ fn multilinear_fields_are_interpolated_exactly_on_nonconforming_meshes() {
 
 #[test]
 fn constrained_fields_are_continuous_at_every_hanging_vertex() {
-    for (text, rounds) in [(QUADS, 6), (HEXES, 3)] {
+    for (text, rounds, aniso, seed) in [
+        (QUADS, 6, false, 2),
+        (HEXES, 3, false, 2),
+        (QUADS, 7, true, 2),
+        (HEXES, 5, true, 2),
+        (HEXES, 5, true, 3),
+        (HEXES, 6, true, 4),
+    ] {
         let mut mesh = Mesh::parse(text, "inline").unwrap();
-        refine_randomly(&mut mesh, rounds, 0.4, 2);
+        if aniso {
+            refine_randomly_anisotropic(&mut mesh, rounds, 0.4, seed);
+        } else {
+            refine_randomly(&mut mesh, rounds, 0.4, seed);
+        }
         let raw: Vec<f64> = mesh.vertices().iter().map(smooth).collect();
         let u = mesh.constrain(&raw, 1).unwrap();
         let mut checked = 0;

@@ -26,6 +26,15 @@ pub enum MeshError {
         expected: usize,
         got: usize,
     },
+    /// A split halves an axis the mesh's elements do not have.
+    #[error("split {mask:#05b} halves an axis a {dim}-D element does not have")]
+    SplitAxes { mask: u8, dim: usize },
+    /// Anisotropic splits were asked of a mesh whose start elements are not all boxes with
+    /// reference axes along x, y, z.
+    #[error(
+        "anisotropic refinement needs start elements that are boxes with reference axes along x, y, z"
+    )]
+    NotAligned,
 }
 
 impl MeshError {

@@ -1,11 +1,10 @@
 //! Hanging vertices and their constraints. A vertex hangs when it lies inside an edge of a
-//! leaf (at any depth of that edge's split tree) or, in 3D, inside a face of a leaf (the face
-//! centre and everything within the face's split tree). Each hanging vertex is the midpoint
+//! leaf (at any depth of that edge's split tree) or, in 3D, inside a face of a leaf (on the
+//! segments cutting the face and within its halves, at any depth). Each hanging vertex is the midpoint
 //! of its two parents, so its constraint is the mean of theirs, composed until only
 //! non-hanging vertices remain (e.g. 0.75/0.25 two levels down an edge).
 
 use super::Mesh;
-use super::keys::{edge_key, face_key};
 use super::reference::{HEX_EDGES, HEX_FACES, QUAD_EDGES};
 
 /// The hanging vertices of a mesh, each with its parents and its constraint.
@@ -65,7 +64,7 @@ impl HangingConstraints {
 }
 
 fn hang_edge(mesh: &Mesh, a: u32, b: u32, mark: &mut [bool]) {
-    if let Some(&m) = mesh.edge_mid.get(&edge_key(a, b)) {
+    if let Some(m) = mesh.edge_mid(a, b) {
         mark[m as usize] = true;
         hang_edge(mesh, a, m, mark);
         hang_edge(mesh, m, b, mark);
@@ -73,27 +72,30 @@ fn hang_edge(mesh: &Mesh, a: u32, b: u32, mark: &mut [bool]) {
 }
 
 /// Marks everything strictly inside quad face (v0, v1, v2, v3) (cyclic order); the face's
-/// boundary edges are handled by the caller.
+/// boundary edges are handled by the caller. A cut face is cut once, by the segment between
+/// the midpoints of two opposite edges (a face cut both ways is cut one way, then its halves
+/// the other, as MFEM sees it); the segment's inside and each half's inside hang.
 fn hang_face(mesh: &Mesh, f: [u32; 4], mark: &mut [bool]) {
-    let Some(&c) = mesh.face_mid.get(&face_key(f)) else {
-        return;
+    let mids: [Option<u32>; 4] = std::array::from_fn(|k| mesh.edge_mid(f[k], f[(k + 1) % 4]));
+    // The fine side cuts the face once: by a chord that is an edge, or both ways at once (a
+    // centre, found under both pairs); a chord that is an edge decides the direction.
+    let pair = |i: usize| mids[i].zip(mids[i + 2]);
+    let chord = |i: usize| pair(i).filter(|&(a, b)| mesh.is_face_edge(a, b));
+    let centre = |i: usize| pair(i).filter(|&(a, b)| mesh.edge_mid(a, b).is_some());
+    let first = if chord(0).is_some() || (chord(1).is_none() && centre(0).is_some()) {
+        pair(0)
+    } else {
+        None
     };
-    mark[c as usize] = true;
-    let mut mids = [0u32; 4];
-    for k in 0..4 {
-        match mesh.edge_mid.get(&edge_key(f[k], f[(k + 1) % 4])) {
-            Some(&m) => mids[k] = m,
-            // A split face always has split edges; nothing more can hang inside otherwise.
-            None => return,
-        }
+    if let Some((a, b)) = first {
+        hang_edge(mesh, a, b, mark);
+        hang_face(mesh, [f[0], a, b, f[3]], mark);
+        hang_face(mesh, [a, f[1], f[2], b], mark);
+    } else if let Some((a, b)) = chord(1).or_else(|| centre(1)) {
+        hang_edge(mesh, a, b, mark);
+        hang_face(mesh, [f[0], f[1], a, b], mark);
+        hang_face(mesh, [b, a, f[2], f[3]], mark);
     }
-    for &m in &mids {
-        hang_edge(mesh, c, m, mark);
-    }
-    hang_face(mesh, [f[0], mids[0], c, mids[3]], mark);
-    hang_face(mesh, [mids[0], f[1], mids[1], c], mark);
-    hang_face(mesh, [c, mids[1], f[2], mids[2]], mark);
-    hang_face(mesh, [mids[3], c, mids[2], f[3]], mark);
 }
 
 pub(super) fn compute(mesh: &Mesh) -> HangingConstraints {
@@ -109,7 +111,20 @@ pub(super) fn compute(mesh: &Mesh) -> HangingConstraints {
         for e in edges {
             hang_edge(mesh, v[e[0]], v[e[1]], &mut mark);
         }
-        if mesh.dim == 3 {
+    }
+    // A vertex inside a leaf edge hangs from that edge's ends (after anisotropic splits a face
+    // centre can be the midpoint of a chord made after it; its constraint and MFEM's parents
+    // must be that chord's ends). Other hanging vertices keep the pair they were made from.
+    let mut parents: Vec<[u32; 2]> = mesh.vertex_parents.clone();
+    if mesh.dim == 3 {
+        for &node in &mesh.leaves {
+            let v = &mesh.nodes[node as usize].vertices;
+            for e in edges {
+                edge_parents(mesh, v[e[0]], v[e[1]], &mut parents);
+            }
+        }
+        for &node in &mesh.leaves {
+            let v = &mesh.nodes[node as usize].vertices;
             for f in &HEX_FACES {
                 hang_face(mesh, [v[f[0]], v[f[1]], v[f[2]], v[f[3]]], &mut mark);
             }
@@ -120,42 +135,65 @@ pub(super) fn compute(mesh: &Mesh) -> HangingConstraints {
         offsets: vec![0],
         ..Default::default()
     };
-    // slot[v]: index into `hanging` of vertex v; parents precede children in id order.
-    let mut slot = vec![u32::MAX; nv];
-    let mut scratch: Vec<(u32, f64)> = Vec::new();
+    // Constraints composed parents first (a parent can be younger than its child, see above).
+    let mut terms: Vec<Option<Vec<(u32, f64)>>> = vec![None; nv];
+    let mut stack: Vec<u32> = Vec::new();
     for v in 0..nv {
-        if !out.is_hanging[v] {
+        if !out.is_hanging[v] || terms[v].is_some() {
             continue;
         }
-        let parents = mesh.vertex_parents[v];
-        scratch.clear();
-        for p in parents {
-            debug_assert!((p as usize) < v, "a vertex's parents are older than it");
-            let k = slot.get(p as usize).copied().unwrap_or(u32::MAX);
-            if k == u32::MAX {
-                scratch.push((p, 0.5));
-            } else {
-                let k = k as usize;
-                scratch.extend(
-                    out.terms[out.offsets[k]..out.offsets[k + 1]]
-                        .iter()
-                        .map(|&(u, w)| (u, 0.5 * w)),
-                );
+        stack.push(v as u32);
+        while let Some(&top) = stack.last() {
+            let t = top as usize;
+            let pending: Vec<u32> = parents[t]
+                .iter()
+                .copied()
+                .filter(|&p| out.is_hanging[p as usize] && terms[p as usize].is_none())
+                .collect();
+            if !pending.is_empty() {
+                debug_assert!(stack.len() <= nv, "constraint parents form a cycle");
+                stack.extend(pending);
+                continue;
             }
-        }
-        scratch.sort_unstable_by_key(|t| t.0);
-        let start = out.terms.len();
-        for &(u, w) in &scratch {
-            let merge = out.terms.len() > start && out.terms.last().is_some_and(|l| l.0 == u);
-            match out.terms.last_mut() {
-                Some(last) if merge => last.1 += w,
-                _ => out.terms.push((u, w)),
+            stack.pop();
+            if terms[t].is_some() {
+                continue;
             }
+            let mut combined: Vec<(u32, f64)> = Vec::new();
+            for p in parents[t] {
+                match &terms[p as usize] {
+                    Some(tp) => combined.extend(tp.iter().map(|&(u, w)| (u, 0.5 * w))),
+                    None => combined.push((p, 0.5)),
+                }
+            }
+            combined.sort_unstable_by_key(|t| t.0);
+            let mut merged: Vec<(u32, f64)> = Vec::with_capacity(combined.len());
+            for (u, w) in combined {
+                match merged.last_mut() {
+                    Some(last) if last.0 == u => last.1 += w,
+                    _ => merged.push((u, w)),
+                }
+            }
+            terms[t] = Some(merged);
         }
-        slot[v] = out.hanging.len() as u32;
-        out.hanging.push(v as u32);
-        out.parents.push(parents);
-        out.offsets.push(out.terms.len());
+    }
+    for v in 0..nv {
+        if let Some(t) = terms[v].take() {
+            out.terms.extend(t);
+            out.hanging.push(v as u32);
+            out.parents.push(parents[v]);
+            out.offsets.push(out.terms.len());
+        }
     }
     out
+}
+
+/// Sets the parents of every vertex inside leaf edge (a, b) to the ends of the segment of
+/// the edge's split tree it halves.
+fn edge_parents(mesh: &Mesh, a: u32, b: u32, parents: &mut [[u32; 2]]) {
+    if let Some(m) = mesh.edge_mid(a, b) {
+        parents[m as usize] = [a, b];
+        edge_parents(mesh, a, m, parents);
+        edge_parents(mesh, m, b, parents);
+    }
 }

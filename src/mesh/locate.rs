@@ -113,7 +113,7 @@ impl RootGrid {
     }
 
     #[inline]
-    fn candidates(&self, dim: usize, x: &[f64; 3]) -> &[u32] {
+    pub(super) fn candidates(&self, dim: usize, x: &[f64; 3]) -> &[u32] {
         let mut idx = 0;
         let mut stride = 1;
         for (a, &xa) in x.iter().enumerate().take(dim) {

@@ -1,5 +1,5 @@
-//! The nonconforming quad/hex mesh: reading start meshes, isotropic refinement that keeps the
-//! whole tree, hanging vertices and their constraints, point location, MFEM and VTK output.
+//! The nonconforming quad/hex mesh: reading start meshes, refinement (isotropic, or halving
+//! some axes only) that keeps the whole tree, hanging vertices and their constraints, point location, MFEM and VTK output.
 //!
 //! Identities:
 //! - A *leaf index* (`usize`, `0..num_elements()`) names an element of the current mesh; it is
@@ -9,6 +9,7 @@
 //! - [`Mesh::element_tree_id`] is stable across refinements: it depends only on the start
 //!   element and the path of child indices leading to the element.
 
+mod closure;
 mod error;
 mod geometry;
 mod hanging;
@@ -32,21 +33,66 @@ pub use write_mfem::format_g8;
 pub use write_vtk::{ParaViewWriter, write_collection};
 
 use geometry::Inverse;
-use keys::FxMap;
+use keys::{FxMap, FxSet};
 use locate::RootGrid;
-use reference::num_corners;
+use reference::{CORNERS, num_corners};
 
 /// Marks a tree node without children.
 const NO_CHILD: u32 = u32::MAX;
+
+/// The reference axes a refinement halves (bit a: axis a): all of them (isotropic: 4 or 8
+/// children) or some (anisotropic: 2 or 4). [`Split::NONE`] leaves an element as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Split(u8);
+
+impl Split {
+    /// No refinement.
+    pub const NONE: Split = Split(0);
+
+    /// Every axis of a `dim`-D element.
+    pub const fn isotropic(dim: usize) -> Split {
+        Split(if dim == 2 { 0b011 } else { 0b111 })
+    }
+
+    /// The axes of `mask` (bit a: reference axis a), if they are axes of a `dim`-D element.
+    pub fn axes(dim: usize, mask: u8) -> Option<Split> {
+        (mask & !Split::isotropic(dim).0 == 0).then_some(Split(mask))
+    }
+
+    /// The bits of the halved axes.
+    pub const fn mask(self) -> u8 {
+        self.0
+    }
+
+    /// True when axis `a` is halved.
+    pub const fn halves(self, a: usize) -> bool {
+        self.0 & (1 << a) != 0
+    }
+
+    /// Number of children (1 for [`Split::NONE`]).
+    pub const fn num_children(self) -> usize {
+        1 << self.0.count_ones()
+    }
+
+    /// This split, also halving axis `a`.
+    pub const fn with_axis(self, a: usize) -> Split {
+        Split(self.0 | (1 << a))
+    }
+}
 
 /// One element of the refinement tree (a leaf or a refined element).
 #[derive(Debug, Clone)]
 struct Node {
     /// Corner vertex ids in MFEM reference order (first 4 used in 2D).
     vertices: [u32; 8],
-    /// Index of the first of the 4/8 consecutive children, or `NO_CHILD`.
+    /// Index of the first of the consecutive children, or `NO_CHILD`.
     first_child: u32,
+    /// How the node was split (`Split::NONE` for a leaf).
+    split: Split,
+    /// Number of splits from the start element.
     level: u32,
+    /// Number of splits that halved each reference axis.
+    axis_levels: [u8; 3],
     attribute: i32,
     tree_id: u64,
     root: u32,
@@ -76,15 +122,21 @@ pub struct Mesh {
     num_roots: usize,
     leaves: Vec<u32>,
     leaf_of_node: Vec<u32>,
-    /// Midpoint of each split edge, keyed by its sorted ends.
-    edge_mid: FxMap<u64, u32>,
-    /// Centre of each split face (3D), keyed by its sorted corners.
-    face_mid: FxMap<[u32; 4], u32>,
+    /// Each vertex made by refinement, keyed by its parents (`keys::edge_key`): the midpoint
+    /// of a split edge by the edge's ends, a face centre by its `vertex_parents`.
+    mid: FxMap<u64, u32>,
+    /// The keys of `mid` of each vertex (one, or more for a face centre on chords).
+    mid_keys: FxMap<u32, Vec<u64>>,
+    /// Edges of elements that lie on a face of their parent (3D), by `keys::edge_key`: how
+    /// a face shows which way it is cut.
+    face_edges: FxSet<u64>,
     /// Boundary attribute of each start element's sides (0: shared with another element).
     root_side_attr: Vec<[i32; 6]>,
     root_inverse: Vec<Inverse>,
     root_grid: RootGrid,
     constraints: HangingConstraints,
+    /// Every start element is a box with its reference axes along x, y, z.
+    aligned: bool,
 }
 
 /// The largest start-mesh file read (a start mesh is coarse; this is millions of elements).
@@ -143,7 +195,9 @@ impl Mesh {
             nodes.push(Node {
                 vertices: *ids,
                 first_child: NO_CHILD,
+                split: Split::NONE,
                 level: 0,
+                axis_levels: [0; 3],
                 attribute: *attr,
                 tree_id: keys::root_tree_id(r),
                 root: r as u32,
@@ -152,6 +206,17 @@ impl Mesh {
         }
         let num_roots = nodes.len();
         let nv = root.vertices.len();
+        let aligned = root.elements.iter().all(|(ids, _)| {
+            let (lo, hi) = (
+                root.vertices[ids[0] as usize],
+                root.vertices[ids[nc - 2] as usize],
+            );
+            (0..dim).all(|a| lo[a] < hi[a])
+                && ids.iter().take(nc).zip(CORNERS).all(|(&v, c)| {
+                    let x = root.vertices[v as usize];
+                    (0..dim).all(|a| x[a] == if c[a] == 0 { lo[a] } else { hi[a] })
+                })
+        });
         let mut mesh = Mesh {
             dim,
             vertex_parents: vec![[NO_CHILD; 2]; nv],
@@ -160,12 +225,14 @@ impl Mesh {
             leaf_of_node: (0..num_roots as u32).collect(),
             nodes,
             num_roots,
-            edge_mid: FxMap::default(),
-            face_mid: FxMap::default(),
+            mid: FxMap::default(),
+            mid_keys: FxMap::default(),
+            face_edges: FxSet::default(),
             root_side_attr,
             root_inverse,
             root_grid: RootGrid::default(),
             constraints: HangingConstraints::default(),
+            aligned,
         };
         mesh.root_grid = RootGrid::build(&mesh);
         mesh.constraints = hanging::compute(&mesh);
@@ -210,6 +277,12 @@ impl Mesh {
     /// Number of refinements from the start mesh that made leaf `e`.
     pub fn element_level(&self, e: usize) -> u32 {
         self.nodes[self.leaves[e] as usize].level
+    }
+
+    /// Number of those refinements that halved each reference axis of leaf `e` (all equal
+    /// to [`Mesh::element_level`] when every split was isotropic; unused axes 0).
+    pub fn element_axis_levels(&self, e: usize) -> [u8; 3] {
+        self.nodes[self.leaves[e] as usize].axis_levels
     }
 
     /// Attribute of leaf `e` (inherited from its start element).
@@ -258,36 +331,79 @@ impl Mesh {
             // tree 4/3 nodes, ~1 vertex (coords, parents, flags), ~2 split edges, leaf lists
             node * 4 / 3 + 40 + 2 * 40 + 8
         } else {
-            // tree 8/7 nodes, ~1 vertex, ~3 split edges and ~3 split faces
-            node * 8 / 7 + 40 + 3 * 40 + 3 * 56 + 8
+            // tree 8/7 nodes, ~1 vertex, ~3 split edges, ~3 split faces, ~3 face edges
+            node * 8 / 7 + 40 + 6 * 40 + 3 * 24 + 8
         };
         num_elements.saturating_mul(per_leaf)
     }
 
     /// Splits every leaf with `marked[e]` into 4 (8) children; see [`RefineOutcome`].
     pub fn refine(&mut self, marked: &[bool]) -> Result<RefineOutcome, MeshError> {
-        if marked.len() != self.leaves.len() {
+        let iso = Split::isotropic(self.dim);
+        let splits: Vec<Split> = marked
+            .iter()
+            .map(|&m| if m { iso } else { Split::NONE })
+            .collect();
+        self.refine_split(&splits)
+    }
+
+    /// Splits every leaf `e` by `splits[e]`. Anisotropic splits need a mesh of axis-aligned
+    /// boxes ([`Mesh::splits_anisotropically`]); they are widened where a face would be
+    /// halved across a neighbour's cut of it (the mesh stays one MFEM can load).
+    pub fn refine_split(&mut self, splits: &[Split]) -> Result<RefineOutcome, MeshError> {
+        if splits.len() != self.leaves.len() {
             return Err(MeshError::Length {
                 what: "refine marks",
                 expected: self.leaves.len(),
-                got: marked.len(),
+                got: splits.len(),
             });
         }
-        let outcome = refine::refine(self, marked);
+        let iso = Split::isotropic(self.dim);
+        if let Some(s) = splits.iter().find(|s| s.mask() & !iso.mask() != 0) {
+            return Err(MeshError::SplitAxes {
+                mask: s.mask(),
+                dim: self.dim,
+            });
+        }
+        let aniso = splits.iter().any(|&s| s != Split::NONE && s != iso);
+        let outcome = if aniso {
+            if !self.aligned {
+                return Err(MeshError::NotAligned);
+            }
+            let mut splits = splits.to_vec();
+            self.close_splits(&mut splits);
+            refine::refine(self, &splits)
+        } else {
+            refine::refine(self, splits)
+        };
         self.constraints = hanging::compute(self);
         Ok(outcome)
+    }
+
+    /// True when anisotropic splits are possible: every start element is a box whose
+    /// reference axes run along x, y (and z).
+    pub fn splits_anisotropically(&self) -> bool {
+        self.aligned
     }
 
     /// Vertices (DOFs) refining each prefix of `order` (leaf indices, no repeats) would add:
     /// entry k for the first k leaves, exactly as `refine` would create them.
     pub fn new_vertex_counts(&self, order: &[usize]) -> Vec<usize> {
+        let iso = Split::isotropic(self.dim);
+        let order: Vec<(usize, Split)> = order.iter().map(|&e| (e, iso)).collect();
+        refine::new_vertex_counts(self, &order)
+    }
+
+    /// [`Mesh::new_vertex_counts`] for leaves with their splits; exact unless `refine_split`
+    /// widens one of them (then it makes a few more).
+    pub fn new_vertex_counts_split(&self, order: &[(usize, Split)]) -> Vec<usize> {
         refine::new_vertex_counts(self, order)
     }
 
     /// Splits every leaf.
     pub fn refine_uniformly(&mut self) -> RefineOutcome {
-        let marked = vec![true; self.leaves.len()];
-        let outcome = refine::refine(self, &marked);
+        let splits = vec![Split::isotropic(self.dim); self.leaves.len()];
+        let outcome = refine::refine(self, &splits);
         self.constraints = hanging::compute(self);
         outcome
     }

@@ -74,24 +74,57 @@ pub(crate) fn sides(dim: usize) -> &'static [&'static [usize]] {
     if dim == 2 { &QUAD } else { &HEX }
 }
 
-/// Child index holding reference point ξ: the corner whose half-box contains it.
+/// `CHILD_NUMBER[mask][corner]`: the number, among the children of a split halving the axes
+/// of `mask`, of the child at parent corner `corner` (children are numbered in corner order,
+/// skipping corners off the halved axes; isotropic children keep their corner index).
+const CHILD_NUMBER: [[u8; 8]; 8] = {
+    let mut t = [[0u8; 8]; 8];
+    let mut mask = 0;
+    while mask < 8 {
+        let mut k = 0;
+        let mut c = 0;
+        while c < 8 {
+            t[mask][c] = k;
+            let on = (CORNERS[c][0] as usize)
+                | ((CORNERS[c][1] as usize) << 1)
+                | ((CORNERS[c][2] as usize) << 2);
+            if on & !mask == 0 {
+                k += 1;
+            }
+            c += 1;
+        }
+        mask += 1;
+    }
+    t
+};
+
+/// The child of a node split by `split` holding reference point ξ, and ξ in that child.
 #[inline]
-pub(crate) fn child_of(dim: usize, xi: &[f64; 3]) -> (usize, [f64; 3]) {
-    let bx = xi[0] >= 0.5;
-    let by = xi[1] >= 0.5;
-    let bz = dim == 3 && xi[2] >= 0.5;
+pub(crate) fn child_of(dim: usize, split: super::Split, xi: &[f64; 3]) -> (usize, [f64; 3]) {
+    let upper = |a: usize| a < dim && split.halves(a) && xi[a] >= 0.5;
+    let (bx, by, bz) = (upper(0), upper(1), upper(2));
     let planar = match (bx, by) {
         (false, false) => 0,
         (true, false) => 1,
         (true, true) => 2,
         (false, true) => 3,
     };
-    let child = planar + if bz { 4 } else { 0 };
+    let corner = planar + if bz { 4 } else { 0 };
     // Doubling and subtracting 0 or 1 is exact in binary floating point, so the descent
     // adds no round-off however deep the tree.
-    let shift = |x: f64, b: bool| if b { 2.0 * x - 1.0 } else { 2.0 * x };
-    let z = if dim == 3 { shift(xi[2], bz) } else { 0.0 };
-    (child, [shift(xi[0], bx), shift(xi[1], by), z])
+    let shift = |a: usize, b: bool| {
+        if a >= dim {
+            0.0
+        } else if !split.halves(a) {
+            xi[a]
+        } else if b {
+            2.0 * xi[a] - 1.0
+        } else {
+            2.0 * xi[a]
+        }
+    };
+    let child = CHILD_NUMBER[split.mask() as usize][corner] as usize;
+    (child, [shift(0, bx), shift(1, by), shift(2, bz)])
 }
 
 /// Multilinear shape functions at ξ, in corner order.
@@ -165,11 +198,11 @@ mod tests {
                 0.25 + 0.5 * f64::from(c[1]),
                 0.25 + 0.5 * f64::from(c[2]),
             ];
-            let (child, sub) = child_of(3, &xi);
+            let (child, sub) = child_of(3, super::super::Split::isotropic(3), &xi);
             assert_eq!(child, i);
             assert_eq!(sub, [0.5, 0.5, 0.5]);
             if i < 4 {
-                assert_eq!(child_of(2, &xi).0, i);
+                assert_eq!(child_of(2, super::super::Split::isotropic(2), &xi).0, i);
             }
         }
     }

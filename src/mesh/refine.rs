@@ -1,12 +1,23 @@
-//! Isotropic refinement: a marked leaf gets 4 (8) children, child i at parent corner i with
-//! the parent's orientation. New vertices are shared through maps keyed by what they split
-//! (an edge by its sorted ends, a face by its sorted corners); a body centre is always new.
+//! Refinement: a marked leaf is halved along the reference axes of its [`Split`], all of them
+//! (isotropic: 4 or 8 children, child i at parent corner i) or some (anisotropic hexes and
+//! quads: 2 or 4 children), children keeping the parent's orientation.
+//!
+//! Vertices are shared through one map keyed by the pair of vertices a new vertex is the
+//! midpoint of, as MFEM's ncmesh keys its nodes: an edge midpoint by the edge's ends, a face
+//! centre by the midpoints of two opposite edges of the face. A face can be reached by either
+//! pair, so a centre is looked up under both; it is created under the pair of the segment that
+//! already cuts the face, if one does, so that MFEM (`QuadFaceSplitType`) finds exactly one
+//! pair of parents. A body centre belongs to its element alone.
+//!
+//! Two sides of a face must never halve it across each other (the halves would overlap without
+//! either being inside the other; neither MFEM nor the hanging constraints can express it):
+//! `closure` widens anisotropic splits before they are made.
 
 use std::sync::OnceLock;
 
 use super::keys::{FxSet, child_tree_id, edge_key, face_key};
-use super::reference::{CORNERS, num_corners};
-use super::{Mesh, NO_CHILD, Node, RefineOutcome};
+use super::reference::{CORNERS, num_corners, sides};
+use super::{Mesh, NO_CHILD, Node, RefineOutcome, Split};
 
 /// Index of lattice point p ∈ {0,1,2}^3 (half-units of the parent's reference box).
 #[inline]
@@ -19,25 +30,59 @@ fn offset(mut p: [i32; 3], a: usize, d: i32) -> [i32; 3] {
     p
 }
 
-/// A vertex of the refined element that is not a parent corner: an edge midpoint (1 odd
-/// lattice coordinate), a face centre (2) or the body centre (`dim`).
-struct Entity {
-    at: usize,
-    odd: usize,
-    /// Lattice points whose midpoint it is (along its first odd axis).
-    parents: [usize; 2],
-    /// For a 3D face: its corners in cyclic order.
-    corners: [usize; 4],
+fn unlat(l: usize) -> [i32; 3] {
+    [(l % 3) as i32, (l / 3 % 3) as i32, (l / 9) as i32]
 }
 
-/// Edges first, then faces, then the body: a vertex's parents always exist before it.
-fn plan(dim: usize) -> Vec<Entity> {
+/// What a new vertex of a split is, by how many lattice coordinates are odd.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Midpoint of a parent edge (1 odd coordinate).
+    Edge,
+    /// Centre of a parent face of a hex (2 of 3 odd).
+    Face,
+    /// Centre of the parent (all odd).
+    Body,
+}
+
+/// A vertex of the refined element that is not a parent corner.
+struct Entity {
+    at: usize,
+    kind: Kind,
+    /// Lattice points whose midpoint it is (along its first odd axis).
+    parents: [usize; 2],
+    /// For a face centre, the other pair (along its second odd axis).
+    alt: [usize; 2],
+    /// For a face centre or the body: the parent corners it is the mean of.
+    corners: [usize; 8],
+    num_corners: usize,
+}
+
+/// The plan of a split: its new vertices (edges first, then faces, then the body, so a
+/// vertex's parents exist before it) and its children's corners as lattice points.
+struct Plan {
+    entities: Vec<Entity>,
+    /// For child k: the lattice point of each of its corners, in corner order.
+    children: Vec<[usize; 8]>,
+    /// The parent corner each child sits at (its index in `CORNERS`).
+    child_corner: Vec<usize>,
+    /// Edges of the children that lie on a parent face, as lattice pairs: the segments by
+    /// which a face is seen to be cut.
+    face_edges: Vec<[usize; 2]>,
+    /// The face edges that cut a parent face in full (between the midpoints of two opposite
+    /// edges).
+    chords: Vec<[usize; 2]>,
+}
+
+fn plan(dim: usize, mask: u8) -> Plan {
+    let nc = num_corners(dim);
     let zmax = if dim == 3 { 2 } else { 0 };
-    let mut out = Vec::new();
+    let split = |a: usize| mask & (1 << a) != 0;
+    let mut entities = Vec::new();
     for odd in 1..=dim {
-        for z in 0..=zmax {
-            for y in 0..3 {
-                for x in 0..3 {
+        for z in (0..=zmax).filter(|&z| z != 1 || split(2)) {
+            for y in (0..3).filter(|&y| y != 1 || split(1)) {
+                for x in (0..3).filter(|&x| x != 1 || split(0)) {
                     let p = [x, y, z];
                     let axes: Vec<usize> = (0..3).filter(|&a| p[a] == 1).collect();
                     if axes.len() != odd {
@@ -45,57 +90,140 @@ fn plan(dim: usize) -> Vec<Entity> {
                     }
                     let a0 = axes[0];
                     let parents = [lat(offset(p, a0, -1)), lat(offset(p, a0, 1))];
-                    let mut corners = [0; 4];
-                    if odd == 2 && dim == 3 {
+                    let kind = if odd == dim {
+                        Kind::Body
+                    } else if odd == 1 {
+                        Kind::Edge
+                    } else {
+                        Kind::Face
+                    };
+                    let mut corners = [0; 8];
+                    let mut num = 0;
+                    let mut alt = [0; 2];
+                    if kind == Kind::Face {
                         let a1 = axes[1];
-                        for (k, (d0, d1)) in
-                            [(-1, -1), (1, -1), (1, 1), (-1, 1)].into_iter().enumerate()
-                        {
-                            corners[k] = lat(offset(offset(p, a0, d0), a1, d1));
+                        alt = [lat(offset(p, a1, -1)), lat(offset(p, a1, 1))];
+                        for (d0, d1) in [(-1, -1), (1, -1), (1, 1), (-1, 1)] {
+                            corners[num] = lat(offset(offset(p, a0, d0), a1, d1));
+                            num += 1;
+                        }
+                    } else if kind == Kind::Body {
+                        for c in CORNERS.iter().take(nc) {
+                            corners[num] = lat(c.map(|x| 2 * i32::from(x)));
+                            num += 1;
                         }
                     }
-                    out.push(Entity {
+                    entities.push(Entity {
                         at: lat(p),
-                        odd,
+                        kind,
                         parents,
+                        alt,
                         corners,
+                        num_corners: num,
                     });
                 }
             }
         }
     }
-    out
+    let mut children = Vec::new();
+    let mut child_corner = Vec::new();
+    for (i, ci) in CORNERS.iter().enumerate().take(nc) {
+        if (0..3).any(|a| ci[a] == 1 && !split(a)) {
+            continue;
+        }
+        let mut corners = [0; 8];
+        for (j, cj) in CORNERS.iter().enumerate().take(nc) {
+            corners[j] = lat(std::array::from_fn(|a| {
+                if split(a) {
+                    i32::from(ci[a]) + i32::from(cj[a])
+                } else {
+                    2 * i32::from(cj[a])
+                }
+            }));
+        }
+        children.push(corners);
+        child_corner.push(i);
+    }
+    let mut face_edges: Vec<[usize; 2]> = Vec::new();
+    if dim == 3 {
+        for child in &children {
+            for e in super::reference::HEX_EDGES {
+                let (p, q) = (unlat(child[e[0]]), unlat(child[e[1]]));
+                // On a parent face (halves of the parent's edges included: the parent's
+                // edge can lie inside a larger face): a shared even coordinate (0 or 2).
+                let on_side = (0..3).any(|a| p[a] == q[a] && p[a] != 1);
+                let pair = [child[e[0]].min(child[e[1]]), child[e[0]].max(child[e[1]])];
+                if on_side && !face_edges.contains(&pair) {
+                    face_edges.push(pair);
+                }
+            }
+        }
+    }
+    let chords = face_edges
+        .iter()
+        .copied()
+        .filter(|&[p, q]| {
+            let (pp, qq) = (unlat(p), unlat(q));
+            let odd = |x: [i32; 3]| (0..3).filter(|&a| x[a] == 1).count();
+            odd(pp) == 1 && odd(qq) == 1 && (0..3).any(|a| (pp[a] - qq[a]).abs() == 2)
+        })
+        .collect();
+    Plan {
+        entities,
+        children,
+        child_corner,
+        face_edges,
+        chords,
+    }
 }
 
-fn cached_plan(dim: usize) -> &'static [Entity] {
-    static PLANS: OnceLock<[Vec<Entity>; 2]> = OnceLock::new();
-    &PLANS.get_or_init(|| [plan(2), plan(3)])[dim - 2]
+/// The plan of every split of every dimension, indexed by `[dim − 2][mask]`.
+fn cached_plan(dim: usize, split: Split) -> &'static Plan {
+    static PLANS: OnceLock<Vec<Vec<Plan>>> = OnceLock::new();
+    &PLANS.get_or_init(|| {
+        (2..=3)
+            .map(|d| (0..(1u8 << d)).map(|m| plan(d, m)).collect())
+            .collect()
+    })[dim - 2][split.mask() as usize]
 }
 
-/// Sides of the reference element holding corner i (bit k = side k), per dimension.
-fn corner_side_mask(dim: usize, i: usize) -> u8 {
-    let sides = super::reference::sides(dim);
-    sides
+/// Child number `k` of a split with corner `corner` (for tree identities): isotropic children
+/// keep their corner index, as before anisotropic splits existed; anisotropic ones get numbers
+/// no isotropic child has.
+fn child_number(dim: usize, split: Split, k: usize, corner: usize) -> usize {
+    if split == Split::isotropic(dim) {
+        corner
+    } else {
+        8 * (1 + split.mask() as usize) + k
+    }
+}
+
+/// Sides of the parent (bit k = side k) that the child at `corner` of a split touches: those
+/// holding a parent corner of the child's region.
+fn child_side_mask(dim: usize, split: Split, corner: usize) -> u8 {
+    let ci = CORNERS[corner];
+    let in_region = |c: usize| (0..dim).all(|a| !split.halves(a) || CORNERS[c][a] == ci[a]);
+    sides(dim)
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.contains(&i))
+        .filter(|(_, s)| s.iter().any(|&c| in_region(c)))
         .fold(0u8, |m, (k, _)| m | (1 << k))
 }
 
-pub(super) fn refine(mesh: &mut Mesh, marked: &[bool]) -> RefineOutcome {
+pub(super) fn refine(mesh: &mut Mesh, splits: &[Split]) -> RefineOutcome {
     let first_new_vertex = mesh.vertices.len();
-    let nc = num_corners(mesh.dim);
     let old_leaves = std::mem::take(&mut mesh.leaves);
-    let mut leaves =
-        Vec::with_capacity(old_leaves.len() + 7 * marked.iter().filter(|&&m| m).count());
+    let mut leaves = Vec::with_capacity(
+        old_leaves.len() + 7 * splits.iter().filter(|s| **s != Split::NONE).count(),
+    );
     let mut refined = 0;
-    for (&node, &m) in old_leaves.iter().zip(marked) {
-        if m {
-            let first = split(mesh, node as usize);
-            leaves.extend(first..first + nc as u32);
-            refined += 1;
-        } else {
+    for (&node, &s) in old_leaves.iter().zip(splits) {
+        if s == Split::NONE {
             leaves.push(node);
+        } else {
+            let (first, n) = split(mesh, node as usize, s);
+            leaves.extend(first..first + n);
+            refined += 1;
         }
     }
     mesh.leaves = leaves;
@@ -110,38 +238,57 @@ pub(super) fn refine(mesh: &mut Mesh, marked: &[bool]) -> RefineOutcome {
     }
 }
 
-/// For each prefix of `order` (leaf indices), how many vertices refining it would create:
-/// `counts[k]` for the first k leaves (`counts[0] = 0`). Each leaf adds its body centre and
-/// the edge midpoints and face centres that neither the mesh nor an earlier leaf of the prefix
-/// has; keys as `split` makes them, from the leaf's corners alone, so the count is exact.
-pub(super) fn new_vertex_counts(mesh: &Mesh, order: &[usize]) -> Vec<usize> {
+/// For each prefix of `order` (leaf indices with their splits), how many vertices refining it
+/// would create: `counts[k]` for the first k leaves (`counts[0] = 0`). Each leaf adds its
+/// body centre and the edge midpoints and face centres that neither the mesh nor an earlier
+/// leaf of the prefix has; keys as `split` makes them, from the leaf's corners alone, so the
+/// count is exact, for the splits as given (before `closure` widens any).
+pub(super) fn new_vertex_counts(mesh: &Mesh, order: &[(usize, Split)]) -> Vec<usize> {
     let dim = mesh.dim;
-    let nc = num_corners(dim);
     let mut edges: FxSet<u64> = Default::default();
     let mut faces: FxSet<[u32; 4]> = Default::default();
     let mut counts = Vec::with_capacity(order.len() + 1);
     let mut total = 0;
     counts.push(0);
-    for &e in order {
+    for &(e, s) in order {
         let node = &mesh.nodes[mesh.leaves[e] as usize];
-        let mut lattice = [u32::MAX; 27];
-        for (c, corner) in CORNERS.iter().enumerate().take(nc) {
-            lattice[lat(corner.map(|x| 2 * i32::from(x)))] = node.vertices[c];
-        }
-        for ent in cached_plan(dim) {
-            total += if ent.odd == dim {
-                1
-            } else if ent.odd == 1 {
-                let key = edge_key(lattice[ent.parents[0]], lattice[ent.parents[1]]);
-                usize::from(!mesh.edge_mid.contains_key(&key) && edges.insert(key))
-            } else {
-                let key = face_key(ent.corners.map(|l| lattice[l]));
-                usize::from(!mesh.face_mid.contains_key(&key) && faces.insert(key))
+        let mut lattice = corner_lattice(dim, node);
+        for ent in &cached_plan(dim, s).entities {
+            let p = edge_key(lattice[ent.parents[0]], lattice[ent.parents[1]]);
+            // A vertex the prefix makes gets an id no mesh vertex has, so that nothing is
+            // found under it; the prefix's own vertices are told apart by what they split.
+            let found = match ent.kind {
+                Kind::Body => {
+                    total += 1;
+                    None
+                }
+                Kind::Edge => mesh.mid.get(&p).copied().or_else(|| {
+                    total += usize::from(edges.insert(p));
+                    None
+                }),
+                Kind::Face => {
+                    let q = edge_key(lattice[ent.alt[0]], lattice[ent.alt[1]]);
+                    let found = mesh.mid.get(&p).or_else(|| mesh.mid.get(&q)).copied();
+                    found.or_else(|| {
+                        let corners = face_key([0, 1, 2, 3].map(|k| lattice[ent.corners[k]]));
+                        total += usize::from(faces.insert(corners));
+                        None
+                    })
+                }
             };
+            lattice[ent.at] = found.unwrap_or(u32::MAX);
         }
         counts.push(total);
     }
     counts
+}
+
+fn corner_lattice(dim: usize, node: &Node) -> [u32; 27] {
+    let mut lattice = [u32::MAX; 27];
+    for (c, corner) in CORNERS.iter().enumerate().take(num_corners(dim)) {
+        lattice[lat(corner.map(|x| 2 * i32::from(x)))] = node.vertices[c];
+    }
+    lattice
 }
 
 fn push_vertex(mesh: &mut Mesh, ids: &[u32], parents: [u32; 2]) -> u32 {
@@ -159,60 +306,155 @@ fn push_vertex(mesh: &mut Mesh, ids: &[u32], parents: [u32; 2]) -> u32 {
     id
 }
 
-/// Splits tree node `node`; returns the index of its first child.
-fn split(mesh: &mut Mesh, node: usize) -> u32 {
+impl Mesh {
+    /// True when the segment from `a` to `b` is an edge of an element, on a face of its
+    /// parent.
+    pub(super) fn is_face_edge(&self, a: u32, b: u32) -> bool {
+        self.face_edges.contains(&edge_key(a, b))
+    }
+
+    /// Records `v` as the midpoint of the pair `key`.
+    fn set_mid(&mut self, key: u64, v: u32) {
+        if self.mid.insert(key, v).is_none() {
+            self.mid_keys.entry(v).or_default().push(key);
+        }
+    }
+
+    /// For a segment `chord` joining the midpoints of two opposite edges of a face, the
+    /// midpoints of the face's other two edges (the crossing pair), if both exist. The
+    /// chord's ends can be midpoints of several segments (an edge, and chords of other
+    /// faces); the face's edges are the ones across the chord whose ends pair up into split
+    /// edges (pairing the wrong way gives diagonals, never split).
+    fn crossing_pair(&self, chord: [u32; 2]) -> Option<[u32; 2]> {
+        let x = |v: u32| self.vertices[v as usize];
+        let dir = |a: u32, b: u32| -> [f64; 3] { std::array::from_fn(|i| x(b)[i] - x(a)[i]) };
+        let along = dir(chord[0], chord[1]);
+        let across = |k: u64| {
+            let (a, b) = ((k >> 32) as u32, k as u32);
+            let d = dir(a, b);
+            let dot: f64 = (0..3).map(|i| d[i] * along[i]).sum();
+            let n = |v: [f64; 3]| v.iter().map(|c| c * c).sum::<f64>().sqrt();
+            (dot.abs() <= 1e-9 * n(d) * n(along)).then_some([a, b])
+        };
+        let keys = |v: u32| self.mid_keys.get(&v).map(Vec::as_slice).unwrap_or(&[]);
+        for p in keys(chord[0]).iter().filter_map(|&k| across(k)) {
+            for q in keys(chord[1]).iter().filter_map(|&k| across(k)) {
+                for [u, w] in [[[p[0], q[0]], [p[1], q[1]]], [[p[0], q[1]], [p[1], q[0]]]] {
+                    if let (Some(a), Some(b)) =
+                        (self.edge_mid(u[0], u[1]), self.edge_mid(w[0], w[1]))
+                    {
+                        return Some([a, b]);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Midpoint of the edge from `a` to `b`, if it was split.
+    pub(super) fn edge_mid(&self, a: u32, b: u32) -> Option<u32> {
+        self.mid.get(&edge_key(a, b)).copied()
+    }
+}
+
+/// Splits tree node `node` by `split`; returns the index of its first child and the number
+/// of children.
+fn split(mesh: &mut Mesh, node: usize, split: Split) -> (u32, u32) {
     let dim = mesh.dim;
     let nc = num_corners(dim);
     let parent = mesh.nodes[node].clone();
-    let mut lattice = [u32::MAX; 27];
-    for (c, corner) in CORNERS.iter().enumerate().take(nc) {
-        lattice[lat(corner.map(|x| 2 * i32::from(x)))] = parent.vertices[c];
-    }
-    for ent in cached_plan(dim) {
+    let plan = cached_plan(dim, split);
+    let mut lattice = corner_lattice(dim, &parent);
+    for ent in &plan.entities {
         let parents = ent.parents.map(|l| lattice[l]);
-        let id = if ent.odd == dim {
-            // body centre (quad centre in 2D): belongs to this element alone
-            push_vertex(mesh, &parent.vertices[..nc], parents)
-        } else if ent.odd == 1 {
-            let key = edge_key(parents[0], parents[1]);
-            match mesh.edge_mid.get(&key) {
-                Some(&v) => v,
-                None => {
-                    let v = push_vertex(mesh, &parents, parents);
-                    mesh.edge_mid.insert(key, v);
-                    v
-                }
+        let id = match ent.kind {
+            Kind::Body => {
+                let corners = ent.corners.map(|l| lattice[l]);
+                push_vertex(mesh, &corners[..ent.num_corners], parents)
             }
-        } else {
-            let corners = ent.corners.map(|l| lattice[l]);
-            let key = face_key(corners);
-            match mesh.face_mid.get(&key) {
-                Some(&v) => v,
-                None => {
-                    let v = push_vertex(mesh, &corners, parents);
-                    mesh.face_mid.insert(key, v);
-                    v
+            Kind::Edge => {
+                let key = edge_key(parents[0], parents[1]);
+                // An edge that cuts a face in full has the face's centre as midpoint: it is
+                // found, or made, under the crossing pair too.
+                let crossing = mesh.crossing_pair(parents).map(|[a, b]| edge_key(a, b));
+                let found = mesh
+                    .mid
+                    .get(&key)
+                    .or_else(|| crossing.and_then(|k| mesh.mid.get(&k)))
+                    .copied();
+                let v = found.unwrap_or_else(|| push_vertex(mesh, &parents, parents));
+                mesh.set_mid(key, v);
+                if let Some(k) = crossing {
+                    mesh.set_mid(k, v);
+                }
+                v
+            }
+            Kind::Face => {
+                let alt = ent.alt.map(|l| lattice[l]);
+                let (p, q) = (edge_key(parents[0], parents[1]), edge_key(alt[0], alt[1]));
+                match mesh.mid.get(&p).or_else(|| mesh.mid.get(&q)) {
+                    Some(&v) => v,
+                    None => {
+                        // Under the pair of the segment already cutting the face, if any.
+                        // Its parents are the ends of the chord that cuts the face, if one does
+                        // (as MFEM's `CheckAnisoFace` reparents it); it is found under both.
+                        let parents = if mesh.face_edges.contains(&q) {
+                            alt
+                        } else {
+                            parents
+                        };
+                        let corners = ent.corners.map(|l| lattice[l]);
+                        let v = push_vertex(mesh, &corners[..4], parents);
+                        mesh.set_mid(p, v);
+                        mesh.set_mid(q, v);
+                        v
+                    }
                 }
             }
         };
         lattice[ent.at] = id;
     }
+    for pair in &plan.face_edges {
+        mesh.face_edges
+            .insert(edge_key(lattice[pair[0]], lattice[pair[1]]));
+    }
+    // A chord through a face centre made before it: the centre is the chord's midpoint too.
+    for chord in &plan.chords {
+        let ends = chord.map(|l| lattice[l]);
+        let key = edge_key(ends[0], ends[1]);
+        if mesh.mid.contains_key(&key) {
+            continue;
+        }
+        if let Some(c) = mesh
+            .crossing_pair(ends)
+            .and_then(|[a, b]| mesh.edge_mid(a, b))
+        {
+            mesh.set_mid(key, c);
+        }
+    }
     let first = mesh.nodes.len() as u32;
-    for (i, ci) in CORNERS.iter().enumerate().take(nc) {
+    for (k, (corners, &ci)) in plan.children.iter().zip(&plan.child_corner).enumerate() {
         let mut vertices = [0u32; 8];
-        for (j, cj) in CORNERS.iter().enumerate().take(nc) {
-            vertices[j] = lattice[lat([0, 1, 2].map(|a| i32::from(ci[a]) + i32::from(cj[a])))];
+        for (v, &l) in vertices.iter_mut().zip(corners).take(nc) {
+            *v = lattice[l];
+        }
+        let mut axis_levels = parent.axis_levels;
+        for (a, l) in axis_levels.iter_mut().enumerate().take(dim) {
+            *l += u8::from(split.halves(a));
         }
         mesh.nodes.push(Node {
             vertices,
             first_child: NO_CHILD,
+            split: Split::NONE,
             level: parent.level + 1,
+            axis_levels,
             attribute: parent.attribute,
-            tree_id: child_tree_id(parent.tree_id, i),
+            tree_id: child_tree_id(parent.tree_id, child_number(dim, split, k, ci)),
             root: parent.root,
-            root_side_mask: parent.root_side_mask & corner_side_mask(dim, i),
+            root_side_mask: parent.root_side_mask & child_side_mask(dim, split, ci),
         });
     }
     mesh.nodes[node].first_child = first;
-    first
+    mesh.nodes[node].split = split;
+    (first, plan.children.len() as u32)
 }

@@ -147,7 +147,7 @@ impl Mesh {
             if first == NO_CHILD {
                 return (self.leaf_of_node[node] as usize, xi);
             }
-            let (child, sub) = super::reference::child_of(self.dim, &xi);
+            let (child, sub) = super::reference::child_of(self.dim, self.nodes[node].split, &xi);
             node = first as usize + child;
             xi = sub;
         }

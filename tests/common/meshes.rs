@@ -1,6 +1,6 @@
 //! Meshes and mesh helpers shared by the mesh tests.
 
-use pruningamr::mesh::Mesh;
+use pruningamr::mesh::{Mesh, Split};
 
 /// Small deterministic generator for marks and points (SplitMix64).
 pub struct Rng(pub u64);
@@ -23,6 +23,26 @@ pub fn refine_randomly(mesh: &mut Mesh, rounds: usize, p: f64, seed: u64) {
     for _ in 0..rounds {
         let marks: Vec<bool> = (0..mesh.num_elements()).map(|_| rng.unit() < p).collect();
         mesh.refine(&marks).unwrap();
+    }
+}
+
+/// `rounds` refinements, each splitting every element with probability `p` along a random
+/// non-empty set of its axes (anisotropic mostly).
+pub fn refine_randomly_anisotropic(mesh: &mut Mesh, rounds: usize, p: f64, seed: u64) {
+    let mut rng = Rng(seed);
+    let masks = (1u8 << mesh.dim()) - 1;
+    for _ in 0..rounds {
+        let splits: Vec<Split> = (0..mesh.num_elements())
+            .map(|_| {
+                let mask = if rng.unit() < p {
+                    1 + (rng.next() % u64::from(masks)) as u8
+                } else {
+                    0
+                };
+                Split::axes(mesh.dim(), mask).unwrap()
+            })
+            .collect();
+        mesh.refine_split(&splits).unwrap();
     }
 }
 

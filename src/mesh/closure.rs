@@ -1,0 +1,119 @@
+//! Anisotropic splits made safe for nonconforming meshes: the splits of one refinement are
+//! widened (axes added) until every two leaves facing each other across a face nest, one's
+//! face inside the other's. Two faces that overlap without nesting (one halved across the
+//! other's cut) could not be constrained, and MFEM (`QuadFaceSplitType`) could not load them.
+//!
+//! Works on meshes whose start elements are boxes with reference axes along x, y, z (then
+//! every element is a box and a face's size along each axis says how often it was halved).
+//! If the mesh was nested before, a pair that stops nesting differs by one halving in each of
+//! the face's two axes, so adding one axis to one of the two always mends it.
+
+use super::{Mesh, Split};
+
+/// Coarser by at least one halving (sizes of nested dyadic faces differ by factors of 2).
+fn finer(x: f64, y: f64) -> bool {
+    x < 0.75 * y
+}
+
+impl Mesh {
+    /// Box of tree node `node` (start elements are axis-aligned boxes: corner 0 is the low
+    /// corner, the last one the high corner).
+    fn node_box(&self, node: usize) -> ([f64; 3], [f64; 3]) {
+        let v = &self.nodes[node].vertices;
+        let last = if self.dim == 2 { 2 } else { 6 };
+        (
+            self.vertices[v[0] as usize],
+            self.vertices[v[last] as usize],
+        )
+    }
+
+    /// Leaves across side `side` (0: low, 1: high) of axis `normal` of leaf `e` whose faces
+    /// overlap its face with area.
+    fn leaves_across(&self, e: usize, normal: usize, side: usize, out: &mut Vec<usize>) {
+        out.clear();
+        let (lo, hi) = self.node_box(self.leaves[e] as usize);
+        let plane = if side == 0 { lo[normal] } else { hi[normal] };
+        let mut p = [0.0; 3];
+        for a in 0..self.dim {
+            p[a] = 0.5 * (lo[a] + hi[a]);
+        }
+        p[normal] = plane + if side == 0 { -1e-9 } else { 1e-9 } * (hi[normal] - lo[normal]);
+        let Some(root) = self
+            .root_grid
+            .candidates(self.dim, &p)
+            .iter()
+            .map(|&r| r as usize)
+            .find(|&r| {
+                let (rlo, rhi) = self.node_box(r);
+                (0..self.dim).all(|a| rlo[a] <= p[a] && p[a] <= rhi[a])
+            })
+        else {
+            return;
+        };
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            let (blo, bhi) = self.node_box(n);
+            let across = if side == 0 {
+                blo[normal] < plane && plane <= bhi[normal]
+            } else {
+                blo[normal] <= plane && plane < bhi[normal]
+            };
+            let overlaps = (0..self.dim)
+                .filter(|&a| a != normal)
+                .all(|a| blo[a] < hi[a] && bhi[a] > lo[a]);
+            if !(across && overlaps) {
+                continue;
+            }
+            let node = &self.nodes[n];
+            if node.first_child == super::NO_CHILD {
+                out.push(self.leaf_of_node[n] as usize);
+            } else {
+                let first = node.first_child as usize;
+                stack.extend(first..first + node.split.num_children());
+            }
+        }
+    }
+
+    /// Widens `splits` (one per leaf) until facing leaves nest after the refinement (module
+    /// comment). Only for axis-aligned box meshes in 3-D; quads' faces are edges, which
+    /// always nest.
+    pub(super) fn close_splits(&self, splits: &mut [Split]) {
+        if self.dim != 3 {
+            return;
+        }
+        let size = |e: usize, s: Split| -> [f64; 3] {
+            let (lo, hi) = self.node_box(self.leaves[e] as usize);
+            std::array::from_fn(|a| (hi[a] - lo[a]) * if s.halves(a) { 0.5 } else { 1.0 })
+        };
+        let mut work: Vec<usize> = (0..splits.len())
+            .filter(|&e| splits[e] != Split::NONE)
+            .collect();
+        let mut across = Vec::new();
+        while let Some(e) = work.pop() {
+            for normal in 0..3 {
+                let (a, b) = ((normal + 1) % 3, (normal + 2) % 3);
+                for side in 0..2 {
+                    self.leaves_across(e, normal, side, &mut across);
+                    for &f in &across {
+                        for (a, b) in [(a, b), (b, a)] {
+                            let (se, sf) = (size(e, splits[e]), size(f, splits[f]));
+                            // e finer along a, f finer along b: they would cross.
+                            if !(finer(se[a], sf[a]) && finer(sf[b], se[b])) {
+                                continue;
+                            }
+                            if !splits[e].halves(b) && !finer(sf[b], 0.5 * se[b]) {
+                                splits[e] = splits[e].with_axis(b);
+                                work.push(e);
+                            } else if !splits[f].halves(a) && !finer(se[a], 0.5 * sf[a]) {
+                                splits[f] = splits[f].with_axis(a);
+                                work.push(f);
+                            } else {
+                                debug_assert!(false, "leaves {e} and {f} did not nest before");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
