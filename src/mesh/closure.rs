@@ -1,7 +1,8 @@
 //! Anisotropic splits made safe for nonconforming meshes: the splits of one refinement are
 //! widened (axes added) until every two leaves facing each other across a face nest, one's
-//! face inside the other's. Two faces that overlap without nesting (one halved across the
-//! other's cut) could not be constrained, and MFEM (`QuadFaceSplitType`) could not load them.
+//! face inside the other's, and no split halves a face across a chord that already cuts it.
+//! Either would leave two cuts of one face that are not one inside the other: they could not
+//! be constrained, and MFEM (`QuadFaceSplitType`) could not load them.
 //!
 //! Works on meshes whose start elements are boxes with reference axes along x, y, z (then
 //! every element is a box and a face's size along each axis says how often it was halved).
@@ -18,7 +19,7 @@ fn finer(x: f64, y: f64) -> bool {
 impl Mesh {
     /// Box of tree node `node` (start elements are axis-aligned boxes: corner 0 is the low
     /// corner, the last one the high corner).
-    fn node_box(&self, node: usize) -> ([f64; 3], [f64; 3]) {
+    pub(super) fn node_box(&self, node: usize) -> ([f64; 3], [f64; 3]) {
         let v = &self.nodes[node].vertices;
         let last = if self.dim == 2 { 2 } else { 6 };
         (
@@ -37,7 +38,7 @@ impl Mesh {
         for a in 0..self.dim {
             p[a] = 0.5 * (lo[a] + hi[a]);
         }
-        p[normal] = plane + if side == 0 { -1e-9 } else { 1e-9 } * (hi[normal] - lo[normal]);
+        p[normal] = plane + if side == 0 { -1e-6 } else { 1e-6 } * (hi[normal] - lo[normal]);
         let Some(root) = self
             .root_grid
             .candidates(self.dim, &p)
@@ -50,17 +51,20 @@ impl Mesh {
         else {
             return;
         };
+        // Positions made as means of 2 or of 4 vertices differ in the last bits.
+        let tol: [f64; 3] = std::array::from_fn(|a| 1e-9 * (hi[a] - lo[a]));
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
             let (blo, bhi) = self.node_box(n);
+            let t = tol[normal];
             let across = if side == 0 {
-                blo[normal] < plane && plane <= bhi[normal]
+                blo[normal] < plane - t && plane - t <= bhi[normal]
             } else {
-                blo[normal] <= plane && plane < bhi[normal]
+                blo[normal] <= plane + t && plane + t < bhi[normal]
             };
             let overlaps = (0..self.dim)
                 .filter(|&a| a != normal)
-                .all(|a| blo[a] < hi[a] && bhi[a] > lo[a]);
+                .all(|a| blo[a] < hi[a] - tol[a] && bhi[a] > lo[a] + tol[a]);
             if !(across && overlaps) {
                 continue;
             }
@@ -70,6 +74,53 @@ impl Mesh {
             } else {
                 let first = node.first_child as usize;
                 stack.extend(first..first + node.split.num_children());
+            }
+        }
+    }
+
+    /// `split` of leaf `e`, widened until it halves none of the leaf's faces across a chord
+    /// already cutting that face (an edge between the midpoints of two opposite edges, made
+    /// by the element on the other side): such a face is cut both ways instead, as MFEM's
+    /// `CheckAnisoFace` requires.
+    fn crossing_cuts(&self, e: usize, mut split: Split) -> Split {
+        let node = &self.nodes[self.leaves[e] as usize];
+        let corner = |p: [usize; 3]| {
+            let c = super::reference::CORNERS
+                .iter()
+                .position(|c| (0..3).all(|a| usize::from(c[a]) == p[a]))
+                .unwrap_or(0);
+            node.vertices[c]
+        };
+        loop {
+            let before = split;
+            for normal in 0..3 {
+                let (a, b) = ((normal + 1) % 3, (normal + 2) % 3);
+                for side in 0..2 {
+                    for (cut, other) in [(a, b), (b, a)] {
+                        if !split.halves(cut) || split.halves(other) {
+                            continue;
+                        }
+                        // This split's chord joins the midpoints of the face's edges along
+                        // `cut`; the crossing one those of its edges along `other`.
+                        let end = |o: usize, c: usize| {
+                            let mut p = [0; 3];
+                            p[normal] = side;
+                            p[other] = o;
+                            p[cut] = c;
+                            corner(p)
+                        };
+                        let m0 = self.edge_mid(end(0, 0), end(1, 0));
+                        let m1 = self.edge_mid(end(0, 1), end(1, 1));
+                        if let (Some(m0), Some(m1)) = (m0, m1)
+                            && self.is_face_edge(m0, m1)
+                        {
+                            split = split.with_axis(other);
+                        }
+                    }
+                }
+            }
+            if split == before {
+                return split;
             }
         }
     }
@@ -90,6 +141,12 @@ impl Mesh {
             .collect();
         let mut across = Vec::new();
         while let Some(e) = work.pop() {
+            let crossing = self.crossing_cuts(e, splits[e]);
+            if crossing != splits[e] {
+                splits[e] = crossing;
+                work.push(e);
+                continue;
+            }
             for normal in 0..3 {
                 let (a, b) = ((normal + 1) % 3, (normal + 2) % 3);
                 for side in 0..2 {

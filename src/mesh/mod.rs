@@ -15,6 +15,7 @@ mod geometry;
 mod hanging;
 mod keys;
 mod locate;
+mod places;
 mod reader;
 mod reference;
 mod refine;
@@ -125,8 +126,8 @@ pub struct Mesh {
     /// Each vertex made by refinement, keyed by its parents (`keys::edge_key`): the midpoint
     /// of a split edge by the edge's ends, a face centre by its `vertex_parents`.
     mid: FxMap<u64, u32>,
-    /// The keys of `mid` of each vertex (one, or more for a face centre on chords).
-    mid_keys: FxMap<u32, Vec<u64>>,
+    /// Vertices by position, kept from the first anisotropic refinement on.
+    places: Option<places::Places>,
     /// Edges of elements that lie on a face of their parent (3D), by `keys::edge_key`: how
     /// a face shows which way it is cut.
     face_edges: FxSet<u64>,
@@ -226,7 +227,7 @@ impl Mesh {
             nodes,
             num_roots,
             mid: FxMap::default(),
-            mid_keys: FxMap::default(),
+            places: None,
             face_edges: FxSet::default(),
             root_side_attr,
             root_inverse,
@@ -370,6 +371,7 @@ impl Mesh {
             if !self.aligned {
                 return Err(MeshError::NotAligned);
             }
+            self.index_places();
             let mut splits = splits.to_vec();
             self.close_splits(&mut splits);
             refine::refine(self, &splits)

@@ -69,9 +69,6 @@ struct Plan {
     /// Edges of the children that lie on a parent face, as lattice pairs: the segments by
     /// which a face is seen to be cut.
     face_edges: Vec<[usize; 2]>,
-    /// The face edges that cut a parent face in full (between the midpoints of two opposite
-    /// edges).
-    chords: Vec<[usize; 2]>,
 }
 
 fn plan(dim: usize, mask: u8) -> Plan {
@@ -159,21 +156,11 @@ fn plan(dim: usize, mask: u8) -> Plan {
             }
         }
     }
-    let chords = face_edges
-        .iter()
-        .copied()
-        .filter(|&[p, q]| {
-            let (pp, qq) = (unlat(p), unlat(q));
-            let odd = |x: [i32; 3]| (0..3).filter(|&a| x[a] == 1).count();
-            odd(pp) == 1 && odd(qq) == 1 && (0..3).any(|a| (pp[a] - qq[a]).abs() == 2)
-        })
-        .collect();
     Plan {
         entities,
         children,
         child_corner,
         face_edges,
-        chords,
     }
 }
 
@@ -254,7 +241,8 @@ pub(super) fn new_vertex_counts(mesh: &Mesh, order: &[(usize, Split)]) -> Vec<us
         let node = &mesh.nodes[mesh.leaves[e] as usize];
         let mut lattice = corner_lattice(dim, node);
         for ent in &cached_plan(dim, s).entities {
-            let p = edge_key(lattice[ent.parents[0]], lattice[ent.parents[1]]);
+            let ends = ent.parents.map(|l| lattice[l]);
+            let p = edge_key(ends[0], ends[1]);
             // A vertex the prefix makes gets an id no mesh vertex has, so that nothing is
             // found under it; the prefix's own vertices are told apart by what they split.
             let found = match ent.kind {
@@ -262,13 +250,15 @@ pub(super) fn new_vertex_counts(mesh: &Mesh, order: &[(usize, Split)]) -> Vec<us
                     total += 1;
                     None
                 }
-                Kind::Edge => mesh.mid.get(&p).copied().or_else(|| {
+                Kind::Edge => mesh.edge_mid(ends[0], ends[1]).or_else(|| {
                     total += usize::from(edges.insert(p));
                     None
                 }),
                 Kind::Face => {
-                    let q = edge_key(lattice[ent.alt[0]], lattice[ent.alt[1]]);
-                    let found = mesh.mid.get(&p).or_else(|| mesh.mid.get(&q)).copied();
+                    let alt = ent.alt.map(|l| lattice[l]);
+                    let found = mesh
+                        .edge_mid(ends[0], ends[1])
+                        .or_else(|| mesh.edge_mid(alt[0], alt[1]));
                     found.or_else(|| {
                         let corners = face_key([0, 1, 2, 3].map(|k| lattice[ent.corners[k]]));
                         total += usize::from(faces.insert(corners));
@@ -313,47 +303,16 @@ impl Mesh {
         self.face_edges.contains(&edge_key(a, b))
     }
 
-    /// Records `v` as the midpoint of the pair `key`.
-    fn set_mid(&mut self, key: u64, v: u32) {
-        if self.mid.insert(key, v).is_none() {
-            self.mid_keys.entry(v).or_default().push(key);
-        }
-    }
-
-    /// For a segment `chord` joining the midpoints of two opposite edges of a face, the
-    /// midpoints of the face's other two edges (the crossing pair), if both exist. The
-    /// chord's ends can be midpoints of several segments (an edge, and chords of other
-    /// faces); the face's edges are the ones across the chord whose ends pair up into split
-    /// edges (pairing the wrong way gives diagonals, never split).
-    fn crossing_pair(&self, chord: [u32; 2]) -> Option<[u32; 2]> {
-        let x = |v: u32| self.vertices[v as usize];
-        let dir = |a: u32, b: u32| -> [f64; 3] { std::array::from_fn(|i| x(b)[i] - x(a)[i]) };
-        let along = dir(chord[0], chord[1]);
-        let across = |k: u64| {
-            let (a, b) = ((k >> 32) as u32, k as u32);
-            let d = dir(a, b);
-            let dot: f64 = (0..3).map(|i| d[i] * along[i]).sum();
-            let n = |v: [f64; 3]| v.iter().map(|c| c * c).sum::<f64>().sqrt();
-            (dot.abs() <= 1e-9 * n(d) * n(along)).then_some([a, b])
-        };
-        let keys = |v: u32| self.mid_keys.get(&v).map(Vec::as_slice).unwrap_or(&[]);
-        for p in keys(chord[0]).iter().filter_map(|&k| across(k)) {
-            for q in keys(chord[1]).iter().filter_map(|&k| across(k)) {
-                for [u, w] in [[[p[0], q[0]], [p[1], q[1]]], [[p[0], q[1]], [p[1], q[0]]]] {
-                    if let (Some(a), Some(b)) =
-                        (self.edge_mid(u[0], u[1]), self.edge_mid(w[0], w[1]))
-                    {
-                        return Some([a, b]);
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// Midpoint of the edge from `a` to `b`, if it was split.
+    /// Midpoint of the edge from `a` to `b`, if it was split (or, on an anisotropically
+    /// refined mesh, if a vertex is there however it was made).
     pub(super) fn edge_mid(&self, a: u32, b: u32) -> Option<u32> {
-        self.mid.get(&edge_key(a, b)).copied()
+        self.mid.get(&edge_key(a, b)).copied().or_else(|| {
+            let (x, y) = (
+                self.vertices.get(a as usize)?,
+                self.vertices.get(b as usize)?,
+            );
+            self.vertex_at(std::array::from_fn(|i| 0.5 * (x[i] + y[i])))
+        })
     }
 }
 
@@ -374,42 +333,37 @@ fn split(mesh: &mut Mesh, node: usize, split: Split) -> (u32, u32) {
             }
             Kind::Edge => {
                 let key = edge_key(parents[0], parents[1]);
-                // An edge that cuts a face in full has the face's centre as midpoint: it is
-                // found, or made, under the crossing pair too.
-                let crossing = mesh.crossing_pair(parents).map(|[a, b]| edge_key(a, b));
-                let found = mesh
-                    .mid
-                    .get(&key)
-                    .or_else(|| crossing.and_then(|k| mesh.mid.get(&k)))
-                    .copied();
-                let v = found.unwrap_or_else(|| push_vertex(mesh, &parents, parents));
-                mesh.set_mid(key, v);
-                if let Some(k) = crossing {
-                    mesh.set_mid(k, v);
-                }
+                let v = mesh.edge_mid(parents[0], parents[1]).unwrap_or_else(|| {
+                    let v = push_vertex(mesh, &parents, parents);
+                    mesh.record_place(v);
+                    v
+                });
+                mesh.mid.insert(key, v);
                 v
             }
             Kind::Face => {
                 let alt = ent.alt.map(|l| lattice[l]);
                 let (p, q) = (edge_key(parents[0], parents[1]), edge_key(alt[0], alt[1]));
-                match mesh.mid.get(&p).or_else(|| mesh.mid.get(&q)) {
-                    Some(&v) => v,
-                    None => {
-                        // Under the pair of the segment already cutting the face, if any.
-                        // Its parents are the ends of the chord that cuts the face, if one does
-                        // (as MFEM's `CheckAnisoFace` reparents it); it is found under both.
-                        let parents = if mesh.face_edges.contains(&q) {
-                            alt
-                        } else {
-                            parents
-                        };
-                        let corners = ent.corners.map(|l| lattice[l]);
-                        let v = push_vertex(mesh, &corners[..4], parents);
-                        mesh.set_mid(p, v);
-                        mesh.set_mid(q, v);
-                        v
-                    }
-                }
+                let found = mesh
+                    .edge_mid(parents[0], parents[1])
+                    .or_else(|| mesh.edge_mid(alt[0], alt[1]));
+                let v = found.unwrap_or_else(|| {
+                    // Its parents are the ends of the chord that cuts the face, if one does
+                    // (as MFEM's `CheckAnisoFace` has it).
+                    let parents = if mesh.face_edges.contains(&q) {
+                        alt
+                    } else {
+                        parents
+                    };
+                    let corners = ent.corners.map(|l| lattice[l]);
+                    let v = push_vertex(mesh, &corners[..4], parents);
+                    mesh.record_place(v);
+                    v
+                });
+                // Found under both pairs from now on.
+                mesh.mid.insert(p, v);
+                mesh.mid.insert(q, v);
+                v
             }
         };
         lattice[ent.at] = id;
@@ -417,20 +371,6 @@ fn split(mesh: &mut Mesh, node: usize, split: Split) -> (u32, u32) {
     for pair in &plan.face_edges {
         mesh.face_edges
             .insert(edge_key(lattice[pair[0]], lattice[pair[1]]));
-    }
-    // A chord through a face centre made before it: the centre is the chord's midpoint too.
-    for chord in &plan.chords {
-        let ends = chord.map(|l| lattice[l]);
-        let key = edge_key(ends[0], ends[1]);
-        if mesh.mid.contains_key(&key) {
-            continue;
-        }
-        if let Some(c) = mesh
-            .crossing_pair(ends)
-            .and_then(|[a, b]| mesh.edge_mid(a, b))
-        {
-            mesh.set_mid(key, c);
-        }
     }
     let first = mesh.nodes.len() as u32;
     for (k, (corners, &ci)) in plan.children.iter().zip(&plan.child_corner).enumerate() {
