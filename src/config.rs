@@ -76,6 +76,11 @@ pub struct Cli {
     /// holding this share of the estimated squared error (within --max_dofs).
     #[arg(long = "theta", default_value_t = 0.5, allow_negative_numbers = true)]
     pub theta: f64,
+    /// --criterion estimate: split every marked element along all its axes. By default, on
+    /// 3-D meshes of axis-aligned boxes and smooth networks, an element is halved only along
+    /// the axes its error needs (anisotropic refinement).
+    #[arg(long = "isotropic")]
+    pub isotropic: bool,
     /// Also write ParaView files (ParaView/*.vtu + .pvd).
     #[arg(long = "paraview")]
     pub paraview: bool,
@@ -201,6 +206,8 @@ pub struct Config {
     pub criterion: Criterion,
     /// Dörfler fraction of the `estimate` criterion.
     pub theta: f64,
+    /// The `estimate` criterion may halve an element along some of its axes only.
+    pub anisotropic: bool,
     pub paraview: bool,
     /// Draw it_N.png and convergence.png (`--plot`).
     pub plot: bool,
@@ -346,6 +353,7 @@ impl Cli {
             avg_error: criterion == Criterion::Basic,
             criterion,
             theta: self.theta,
+            anisotropic: !self.isotropic,
             paraview: self.paraview,
             plot: self.plot,
             num_uniform_ref: self.num_uniform_ref,

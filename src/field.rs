@@ -67,6 +67,12 @@ impl MeshField {
         Ok(())
     }
 
+    /// Splits every element `e` by `splits[e]` (`Mesh::refine_split`).
+    pub fn refine_split(&mut self, splits: &[crate::mesh::Split]) -> Result<(), MeshError> {
+        self.mesh.refine_split(splits)?;
+        Ok(())
+    }
+
     /// Evaluates the network on the vertices that have no value yet, in parallel batches,
     /// then constrains the hanging ones. Returns how many vertices were evaluated.
     pub fn update(&mut self, inr: &Inr) -> Result<usize, MeshError> {

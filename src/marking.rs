@@ -15,7 +15,7 @@ use std::ops::Range;
 use crate::config::Config;
 use crate::error::Error;
 use crate::id_pruning::{ScoreWorkspace, decide, prune_and_score};
-use crate::mesh::Mesh;
+use crate::mesh::{Mesh, Split};
 use crate::metrics::mean_relative_error;
 use crate::network::Inr;
 use crate::random::{Purpose, Stream};
@@ -30,6 +30,9 @@ pub(crate) use estimate::score_estimate;
 pub struct Scoring {
     /// One mark per current element.
     pub marks: Vec<bool>,
+    /// How each element is split, when not every marked one is split isotropically (the
+    /// anisotropic `estimate` criterion); `Split::NONE` for unmarked ones.
+    pub splits: Option<Vec<Split>>,
     pub scored: usize,
     pub marked: usize,
     /// Floating-point operations the scores needed (forward passes, QR), for the benchmark.
@@ -43,6 +46,7 @@ impl Scoring {
     pub fn all(n: usize) -> Scoring {
         Scoring {
             marks: vec![true; n],
+            splits: None,
             scored: 0,
             marked: n,
             flops: 0.0,
@@ -195,6 +199,7 @@ fn collect(
         marked: marks.iter().filter(|m| **m).count(),
         scored: candidates.len(),
         marks,
+        splits: None,
         flops,
         budget_bound: false,
     }

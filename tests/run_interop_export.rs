@@ -60,21 +60,22 @@ fn export(name: &str, args: &[&str]) {
                 "points": points.iter().map(|p| p[..mesh.dim()].to_vec()).collect::<Vec<_>>(),
                 "values": values.chunks(ncomp).map(<[f64]>::to_vec).collect::<Vec<_>>(),
             }));
-            meta = Some((mesh.dim(), ncomp, mesh.num_hanging()));
+            meta = Some((
+                mesh.dim(),
+                ncomp,
+                mesh.num_hanging(),
+                view.field.names().to_vec(),
+            ));
         }),
     )
     .unwrap();
-    let (dim, ncomp, hanging) = meta.expect("at least one iteration");
+    let (dim, ncomp, hanging, names) = meta.expect("at least one iteration");
     assert!(
         hanging > 0,
         "{name}: the run left no hanging vertex to check"
     );
     assert_eq!(summary.iterations.len(), iterations.len());
-    // The built-in keys' output names (the VTU point-data arrays).
-    let names: Vec<String> = match ncomp {
-        1 => vec!["f".into()],
-        _ => ["u", "v", "p"].map(String::from).to_vec(),
-    };
+    // The output names are the VTU point-data arrays.
     let probe = json!({
         "dim": dim,
         "ncomp": ncomp,
@@ -113,5 +114,61 @@ fn export_3d_adaptive_run() {
             "--prop_threshold",
             "0.4",
         ],
+    );
+}
+
+/// The estimate criterion's anisotropic splits on a real run (CT_demo at t = 1, whose error
+/// needs them): MFEM must load every iteration with our counts and constraints.
+#[test]
+fn export_3d_anisotropic_run() {
+    export(
+        "run_ct_estimate",
+        &[
+            "--INR_key",
+            "CT_demo",
+            "--time_slice",
+            "1.0",
+            "--criterion",
+            "estimate",
+            "--max_dofs",
+            "4000",
+            "--max_it",
+            "12",
+            "--rmse_samples",
+            "4096",
+        ],
+    );
+    // The last mesh has elements halved along some axes only: extents that differ.
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop/run_ct_estimate");
+    let last = (0..12)
+        .rev()
+        .find_map(|it| std::fs::read_to_string(case.join(format!("it_{it}.mesh"))).ok())
+        .expect("an iteration was written");
+    let lines: Vec<&str> = last.lines().collect();
+    let at = |name: &str| lines.iter().position(|l| *l == name).unwrap() + 1;
+    let ne: usize = lines[at("elements")].parse().unwrap();
+    let nv_at = at("vertices");
+    let vertices: Vec<Vec<f64>> = lines[nv_at + 2..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
+        .collect();
+    let anisotropic = lines[at("elements") + 1..][..ne].iter().any(|l| {
+        let ids: Vec<usize> = l
+            .split_whitespace()
+            .skip(2)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let ext: Vec<f64> = (0..3)
+            .map(|a| {
+                let xs = ids.iter().map(|&v| vertices[v][a]);
+                xs.clone().fold(f64::MIN, f64::max) - xs.fold(f64::MAX, f64::min)
+            })
+            .collect();
+        ext.iter().any(|&e| (e - ext[0]).abs() > 1e-9 * ext[0])
+    });
+    assert!(
+        anisotropic,
+        "no element of the last mesh was halved along some axes only"
     );
 }

@@ -96,6 +96,11 @@ pub(crate) struct ElementIndicator {
     /// The Hessian-only (metric) model, |K|·mean_q[(Σc_i)²/36 + Σc_i²/180] with
     /// c_i = ½ h_i² ∂_ii f(m_q); 0 for piecewise-linear networks. For comparison in tests.
     pub(crate) eta_hess: f64,
+    /// `after[m]`: the predicted η² once the box is halved along the axes of mask m (bit i:
+    /// axis i; `after[0]` = η²): η² scaled as the Hessian model's error of the children,
+    /// whose c_i are a quarter along halved axes. `None` unless the mode is `Diagonal` (for
+    /// piecewise-linear networks the model is 0) or when the model is 0.
+    pub(crate) after: Option<[f64; 8]>,
 }
 
 /// The fixed part of the indicator for one sample layout: reference points and the weights
@@ -167,6 +172,10 @@ pub(crate) fn indicator_from_jet(
     let mut basis = vec![0.0; nv * nv];
     let mut dif = vec![0.0; nv];
     let (mut eta2, mut eta_h2) = (0.0, 0.0);
+    // The Hessian model of the children of each split, summed over points and outputs.
+    let mut model = [0.0f64; 8];
+    let diagonal = mode == CurvatureMode::Diagonal;
+    let mut c_of = [0.0f64; 3];
     for q in 0..ns {
         let t = &layout.tref[q * d..(q + 1) * d];
         for s in 0..nv {
@@ -205,6 +214,7 @@ pub(crate) fn indicator_from_jet(
                     let ci = 0.5 * k * h[i] * h[i];
                     csum += ci;
                     csq += ci * ci;
+                    c_of[i] = ci;
                 }
             }
             e += mean * mean;
@@ -225,11 +235,30 @@ pub(crate) fn indicator_from_jet(
             }
             eta2 += vcell * e;
             eta_h2 += vcell * (csum * csum / 36.0 + csq / 180.0);
+            if diagonal {
+                for (m, slot) in model.iter_mut().enumerate().take(nv) {
+                    let (mut sum, mut sq) = (0.0, 0.0);
+                    for (i, &ci) in c_of.iter().enumerate().take(d) {
+                        let c = if (m >> i) & 1 == 1 { 0.25 * ci } else { ci };
+                        sum += c;
+                        sq += c * c;
+                    }
+                    *slot += sum * sum / 36.0 + sq / 180.0;
+                }
+            }
         }
     }
+    let after = (diagonal && model[0] > 0.0).then(|| {
+        let mut a = [0.0; 8];
+        for m in 0..nv {
+            a[m] = eta2 * model[m] / model[0];
+        }
+        a
+    });
     ElementIndicator {
         eta: eta2.sqrt(),
         eta_hess: eta_h2.sqrt(),
+        after,
     }
 }
 

@@ -33,8 +33,9 @@ impl Method {
 
 /// The folder of a run: `<output>/<key>_original[_tslice_T]` for `--original`, else
 /// `<output>/<key>/[avg_error/]thrs_…_prop_thrs_…_eps_…_nsamp_…_errsamp_…[_tslice_T]`, and
-/// for the estimate criterion (whose only settings are θ and the samples per element)
-/// `<output>/<key>/estimate/theta_…_errsamp_…[_tslice_T]`, as the settings alone tell it:
+/// for the estimate criterion (whose only settings are θ, the samples per element and
+/// `--isotropic`) `<output>/<key>/estimate/theta_…_errsamp_…[_split_iso][_tslice_T]`, as the
+/// settings alone tell it:
 /// `_tslice_` for CT keys and `--time_slices` runs. The run itself uses [`folder_with`] once
 /// it knows whether its network is sliced in time.
 pub fn folder(cfg: &Config) -> PathBuf {
@@ -60,6 +61,8 @@ pub fn series_folder(cfg: &Config) -> PathBuf {
 }
 
 const TSLICE: &str = "_tslice_";
+/// Marks an `--isotropic` estimate run (`split` `iso` when parsed).
+const ISOTROPIC: &str = "_split_iso";
 const SERIES: &str = "_series";
 
 fn run_folder(cfg: &Config, suffix: &str) -> PathBuf {
@@ -69,9 +72,10 @@ fn run_folder(cfg: &Config, suffix: &str) -> PathBuf {
     let mut dir = cfg.output.join(&cfg.key);
     if cfg.criterion == Criterion::Estimate {
         return dir.join(ESTIMATE_FOLDER).join(format!(
-            "theta_{}_errsamp_{}{}",
+            "theta_{}_errsamp_{}{}{}",
             python_float(cfg.theta),
             cfg.error_samples,
+            if cfg.anisotropic { "" } else { ISOTROPIC },
             suffix
         ));
     }
@@ -140,6 +144,7 @@ pub fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
             "eps" => "eps",
             "nsamp" => "nsamp",
             "errsamp" => "errsamp",
+            "split" if estimate => "split",
             "tslice" => "tslice",
             _ => return None,
         };
@@ -157,7 +162,7 @@ pub fn parse_folder(dir: &Path, key: &str) -> Option<RunSettings> {
 
 impl RunSettings {
     /// The value of a setting (`threshold`, `prop`, `eps`, `nsamp`, `errsamp`, `tslice`;
-    /// `theta`, `errsamp`, `tslice` for the estimate criterion).
+    /// `theta`, `errsamp`, `split`, `tslice` for the estimate criterion).
     pub fn value(&self, name: &str) -> Option<&str> {
         self.values
             .iter()
@@ -388,6 +393,13 @@ mod tests {
                 "--time_slice",
                 "0.25",
             ],
+            &[
+                "--criterion",
+                "estimate",
+                "--isotropic",
+                "--INR_key",
+                "CT_demo",
+            ],
             &["--criterion", "basic"],
         ];
         for args in cases {
@@ -408,6 +420,8 @@ mod tests {
             assert_eq!(s.value("tslice"), tslice.as_deref(), "{}", dir.display());
             if method == Method::Estimate {
                 assert_eq!(s.value("theta"), Some(python_float(cfg.theta).as_str()));
+                let split = (!cfg.anisotropic).then_some("iso");
+                assert_eq!(s.value("split"), split, "{}", dir.display());
                 assert_eq!(
                     s.value("errsamp"),
                     Some(cfg.error_samples.to_string().as_str())

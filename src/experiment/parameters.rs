@@ -61,6 +61,9 @@ struct Parameters<'a> {
     /// The Dörfler fraction, for the estimate criterion only.
     #[serde(skip_serializing_if = "Option::is_none")]
     theta: Option<f64>,
+    /// Whether the estimate criterion may split anisotropically (not `--isotropic`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anisotropic: Option<bool>,
     #[serde(flatten)]
     adaptive: Option<AdaptiveSettings>,
     max_dofs: usize,
@@ -114,6 +117,8 @@ pub fn write(cfg: &Config, summary: &RunSummary, facts: &RunFacts<'_>) -> std::i
         criterion: cfg.criterion.name(),
         theta: (cfg.criterion == crate::config::Criterion::Estimate && !cfg.original)
             .then_some(cfg.theta),
+        anisotropic: (cfg.criterion == crate::config::Criterion::Estimate && !cfg.original)
+            .then_some(cfg.anisotropic),
         adaptive: (!cfg.original).then_some(AdaptiveSettings {
             num_samples: cfg.id_samples,
             error_check_samples: cfg.error_samples,

@@ -35,56 +35,65 @@ pub(crate) fn dorfler_count(eta: &[f64], order: &[usize], theta: f64) -> usize {
 
 /// Which prefix of `order` to refine: at least Dörfler's `wanted` elements, extended to the
 /// prefix with the steepest predicted log–log decrease of the estimated error per DOF, cut to
-/// what fits in `max_dofs`. `counts[k]` is the number of vertices refining the first k
-/// elements adds (`Mesh::new_vertex_counts`), `dofs` the mesh's vertices now, `reduction` the
-/// factor by which refining an element divides its η² (16 for a smooth field, h² → h²/4).
+/// what fits in `max_dofs`. `decrease[e]` is how much refining element e is predicted to
+/// lower Σ η² (`total`), never below `total / reduction` together (16 for a smooth field,
+/// h² → h²/4); `counts[k]` is the number of vertices refining the first k elements adds
+/// (`Mesh::new_vertex_counts`), `dofs` the mesh's vertices now.
 ///
 /// Why the extension: Dörfler's set is optimal when the error is concentrated, but on a
 /// field whose error fills the domain (NS_PINN) a set holding θ of Σ η² is a large scattered
 /// fraction of the elements, and refining it buys less per DOF than refining everything
 /// (error² × (1 − θ(1 − 1/16)) for DOFs × (1 + 7θ) in 3-D, against 1/16 for × 8): the steepest
 /// prefix is then the whole mesh. The predicted slope is
-/// ln(E / (E − (1 − 1/reduction) S_k)) / ln((N + counts[k]) / N), S_k the prefix's Σ η².
-/// Returns the prefix length and whether the budget cut it below `wanted`.
+/// ln(E / (E − D_k)) / ln((N + counts[k]) / N), D_k the prefix's predicted decrease.
+/// Returns the prefix length, whether the budget cut it below `wanted`, and its predicted
+/// slope (0 for an empty prefix).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn choose_prefix(
-    eta: &[f64],
+    decrease: &[f64],
+    total: f64,
     order: &[usize],
     counts: &[usize],
     dofs: usize,
     wanted: usize,
     max_dofs: usize,
     reduction: f64,
-) -> (usize, bool) {
+) -> (usize, bool, f64) {
     let room = max_dofs.saturating_sub(dofs);
     // counts is nondecreasing: the longest prefix that fits.
     let fit = counts.partition_point(|&c| c <= room).saturating_sub(1);
-    if fit <= wanted {
-        return (fit, fit < wanted);
-    }
-    let total: f64 = eta.iter().map(|e| e * e).sum();
-    let gain = 1.0 - 1.0 / reduction;
     let n = dofs.max(1) as f64;
-    let mut acc: f64 = order[..wanted].iter().map(|&e| eta[e] * eta[e]).sum();
     let slope = |acc: f64, k: usize| {
-        let after = (total - gain * acc).max(total / reduction);
+        let after = (total - acc).max(total / reduction);
         (total / after).ln() / ((n + counts[k] as f64) / n).ln()
     };
+    let mut acc: f64 = order[..wanted.min(fit)].iter().map(|&e| decrease[e]).sum();
+    if fit <= wanted {
+        let s = if fit == 0 { 0.0 } else { slope(acc, fit) };
+        return (fit, fit < wanted, s);
+    }
     let (mut best, mut best_slope) = (wanted, slope(acc, wanted));
     for k in wanted + 1..=fit {
-        acc += eta[order[k - 1]] * eta[order[k - 1]];
+        acc += decrease[order[k - 1]];
         let s = slope(acc, k);
         // Strictly steeper: ties keep the smaller set (a NaN slope never wins).
         if s > best_slope {
             (best, best_slope) = (k, s);
         }
     }
-    (best, false)
+    (best, false, best_slope)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mesh::Mesh;
+
+    /// Isotropic refinement's predicted decreases (η² × 15/16) and Σ η².
+    fn iso_decrease(eta: &[f64]) -> (Vec<f64>, f64) {
+        let dec = eta.iter().map(|e| e * e * 15.0 / 16.0).collect();
+        (dec, eta.iter().map(|e| e * e).sum())
+    }
 
     fn dorfler(eta: &[f64], theta: f64) -> Vec<usize> {
         let order = order_descending(eta);
@@ -162,8 +171,12 @@ mod tests {
         let counts = mesh.new_vertex_counts(&order);
         // A concentrated error: Dörfler's one element is also the steepest prefix.
         let eta = [1.0, 1e-3, 1e-3, 1e-3];
-        let pick =
-            |wanted, max_dofs| choose_prefix(&eta, &order, &counts, 9, wanted, max_dofs, 16.0);
+        let (dec, total) = iso_decrease(&eta);
+        let pick = |wanted, max_dofs| {
+            let (k, cut, _) =
+                choose_prefix(&dec, total, &order, &counts, 9, wanted, max_dofs, 16.0);
+            (k, cut)
+        };
         assert_eq!(pick(1, 1000), (1, false));
         assert_eq!(pick(4, 9 + 16), (4, false));
         assert_eq!(pick(4, 9 + 15), (3, true));
@@ -180,15 +193,12 @@ mod tests {
         let mesh = square_mesh(2);
         let order = [0, 1, 2, 3];
         let counts = mesh.new_vertex_counts(&order);
-        let eta = [1.0; 4];
-        assert_eq!(
-            choose_prefix(&eta, &order, &counts, 9, 2, 1000, 16.0),
-            (4, false)
-        );
+        let (dec, total) = iso_decrease(&[1.0; 4]);
+        let (k, cut, slope) = choose_prefix(&dec, total, &order, &counts, 9, 2, 1000, 16.0);
+        assert_eq!((k, cut), (4, false));
+        assert!((slope - 16f64.ln() / (25.0f64 / 9.0).ln()).abs() < 1e-12);
         // Under a budget of 3 elements' vertices the best that fits is taken.
-        assert_eq!(
-            choose_prefix(&eta, &order, &counts, 9, 2, 9 + 13, 16.0),
-            (3, false)
-        );
+        let (k, cut, _) = choose_prefix(&dec, total, &order, &counts, 9, 2, 9 + 13, 16.0);
+        assert_eq!((k, cut), (3, false));
     }
 }

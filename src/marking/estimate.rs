@@ -10,7 +10,7 @@ use super::Scoring;
 use super::dorfler::{choose_prefix, dorfler_count, order_descending};
 use crate::config::Config;
 use crate::estimate::{CurvatureMode, JetNetwork, Layout, indicator_from_jet};
-use crate::mesh::Mesh;
+use crate::mesh::{Mesh, Split};
 use crate::network::Inr;
 use crate::ranks::{Ranks, partition_by_cost};
 
@@ -18,10 +18,29 @@ use crate::ranks::{Ranks, partition_by_cost};
 /// not depend on the thread count) until their sample points reach this.
 const GROUP_POINTS: usize = 256;
 
+/// Numbers per element that [`element_estimates`] gathers: η and the 8 predictions of
+/// `ElementIndicator::after` (negative when there are none).
+const PER_ELEMENT: usize = 9;
+
 /// The indicator of every element of `mesh` for the interpolant with vertex values `values`
 /// (constrained, vertex-major), in element order; and the floating-point operations spent.
-/// Each rank computes a block of the groups; the indicators are gathered in element order.
+#[cfg(test)]
 pub(crate) fn element_indicators(
+    mesh: &Mesh,
+    values: &[f64],
+    net: &JetNetwork,
+    samples: usize,
+    ranks: &dyn Ranks,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Vec<f64>, f64) {
+    let (all, flops) = element_estimates(mesh, values, net, samples, ranks, progress);
+    (all.chunks_exact(PER_ELEMENT).map(|r| r[0]).collect(), flops)
+}
+
+/// [`element_indicators`] with each element's predictions after its splits: `PER_ELEMENT`
+/// numbers per element. Each rank computes a block of the groups; they are gathered in
+/// element order.
+fn element_estimates(
     mesh: &Mesh,
     values: &[f64],
     net: &JetNetwork,
@@ -60,7 +79,7 @@ pub(crate) fn element_indicators(
                 .clone()
                 .zip(&boxes)
                 .enumerate()
-                .map(|(k, (e, (lo, hi, h)))| {
+                .flat_map(|(k, (e, (lo, hi, h)))| {
                     // The corner of the box each vertex sits at (exact for the axis-aligned
                     // elements of the built-in and reference meshes; a skewed element is
                     // estimated on its bounding box).
@@ -72,16 +91,22 @@ pub(crate) fn element_indicators(
                         let src = &values[v as usize * c..(v as usize + 1) * c];
                         corners[bit * c..(bit + 1) * c].copy_from_slice(src);
                     }
-                    indicator_from_jet(h, &layout, &corners, &jet, k * ns).eta
+                    let ind = indicator_from_jet(h, &layout, &corners, &jet, k * ns);
+                    let mut row = [-1.0; PER_ELEMENT];
+                    row[0] = ind.eta;
+                    if let Some(after) = ind.after {
+                        row[1..].copy_from_slice(&after);
+                    }
+                    row
                 })
                 .collect();
-            progress(out.len() as u64);
+            progress((out.len() / PER_ELEMENT) as u64);
             out
         })
         .collect();
     let counts: Vec<usize> = blocks
         .iter()
-        .map(|b| (b.end * per_group).min(n) - (b.start * per_group).min(n))
+        .map(|b| PER_ELEMENT * ((b.end * per_group).min(n) - (b.start * per_group).min(n)))
         .collect();
     let eta = ranks.all_gather_values(&eta.concat(), &counts);
     let rows = (n * ns * layout.mode.jet_order().rows_per_point(d)) as f64;
@@ -100,8 +125,14 @@ fn reduction(mode: CurvatureMode) -> f64 {
 }
 
 /// Scores every element by the indicator and marks by Dörfler's criterion with `cfg.theta`,
-/// extended to the prefix (by η) with the steepest predicted error-per-DOF slope and cut to
-/// the longest one that keeps the mesh within `cfg.max_dofs` vertices (`choose_prefix`).
+/// extended to the prefix with the steepest predicted error-per-DOF slope and cut to the
+/// longest one that keeps the mesh within `cfg.max_dofs` vertices (`choose_prefix`).
+///
+/// With `cfg.anisotropic`, on a 3-D mesh of axis-aligned boxes and a smooth network, each
+/// element is split along the axes that lower its predicted error the most per vertex they
+/// add (`ElementIndicator::after`; a field varying along one axis is halved along that axis
+/// only), and the elements are taken in that order (error decrease per vertex) rather than
+/// by η. Otherwise every marked element is split isotropically, taken by η.
 pub(crate) fn score_estimate(
     mesh: &Mesh,
     values: &[f64],
@@ -112,30 +143,98 @@ pub(crate) fn score_estimate(
 ) -> Scoring {
     // Every rank holds every indicator, so each marks the same elements as one process would.
     let net = JetNetwork::new(inr);
-    let (eta, flops) = element_indicators(mesh, values, &net, cfg.error_samples, ranks, progress);
-    let order = order_descending(&eta);
-    let wanted = dorfler_count(&eta, &order, cfg.theta);
-    let counts = mesh.new_vertex_counts(&order);
-    let (k, budget_bound) = choose_prefix(
-        &eta,
-        &order,
-        &counts,
-        mesh.num_vertices(),
-        wanted,
-        cfg.max_dofs,
-        reduction(CurvatureMode::for_network(&net)),
-    );
+    let (rows, flops) = element_estimates(mesh, values, &net, cfg.error_samples, ranks, progress);
+    let rows: Vec<&[f64]> = rows.chunks_exact(PER_ELEMENT).collect();
+    let eta: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    let reduction = reduction(CurvatureMode::for_network(&net));
+    let total: f64 = eta.iter().map(|e| e * e).sum();
+    let iso = Split::isotropic(mesh.dim());
+    // Isotropic: elements by η, each halved along every axis.
+    let iso_choice: Vec<(Split, f64, f64)> = eta
+        .iter()
+        .map(|&x| (iso, x * x * (1.0 - 1.0 / reduction), x))
+        .collect();
+    let plan = |choice: &[(Split, f64, f64)], anisotropic: bool| {
+        // By η, or (anisotropic) by predicted decrease per vertex, the third entry.
+        let priority: Vec<f64> = choice.iter().map(|c| c.2).collect();
+        let order = order_descending(&priority);
+        let wanted = dorfler_count(&eta, &order, cfg.theta);
+        let decrease: Vec<f64> = choice.iter().map(|c| c.1).collect();
+        let counts = if anisotropic {
+            let split_order: Vec<(usize, Split)> =
+                order.iter().map(|&e| (e, choice[e].0)).collect();
+            mesh.new_vertex_counts_split(&split_order)
+        } else {
+            mesh.new_vertex_counts(&order)
+        };
+        let (k, budget_bound, slope) = choose_prefix(
+            &decrease,
+            total,
+            &order,
+            &counts,
+            mesh.num_vertices(),
+            wanted,
+            cfg.max_dofs,
+            reduction,
+        );
+        (order, k, budget_bound, slope)
+    };
+    let mut chosen = (plan(&iso_choice, false), iso_choice.clone(), false);
+    if cfg.anisotropic && mesh.dim() == 3 && mesh.splits_anisotropically() {
+        let choice: Vec<(Split, f64, f64)> = rows
+            .par_iter()
+            .enumerate()
+            .map(|(e, r)| best_split(mesh, e, r, reduction))
+            .collect();
+        let aniso_plan = plan(&choice, true);
+        // The isotropic plan wins where it predicts the steeper slope: where the error fills
+        // the domain (NS_PINN) refining everything isotropically leaves no hanging vertices,
+        // which a mix of splits would.
+        if aniso_plan.3 > chosen.0.3 {
+            chosen = (aniso_plan, choice, true);
+        }
+    }
+    let ((order, k, budget_bound, _), choice, aniso) = chosen;
     let mut marks = vec![false; eta.len()];
+    let mut splits = vec![Split::NONE; eta.len()];
     for &e in &order[..k] {
         marks[e] = true;
+        splits[e] = choice[e].0;
     }
     Scoring {
         marks,
+        splits: aniso.then_some(splits),
         scored: eta.len(),
         marked: k,
         flops,
         budget_bound,
     }
+}
+
+/// The split of element `e` (estimates `row`) with the largest predicted decrease of η² per
+/// vertex it adds, with that decrease and the ratio. Isotropic when the indicator has no
+/// predictions (a zero Hessian model).
+fn best_split(mesh: &Mesh, e: usize, row: &[f64], reduction: f64) -> (Split, f64, f64) {
+    let eta2 = row[0] * row[0];
+    let iso = Split::isotropic(mesh.dim());
+    let cost = |s: Split| mesh.new_vertex_counts_split(&[(e, s)])[1].max(1) as f64;
+    if row[1] < 0.0 {
+        let gain = eta2 * (1.0 - 1.0 / reduction);
+        return (iso, gain, gain / cost(iso));
+    }
+    let mut best = (iso, 0.0, f64::NEG_INFINITY);
+    for mask in 1..=iso.mask() {
+        let Some(s) = Split::axes(mesh.dim(), mask) else {
+            continue;
+        };
+        let gain = (eta2 - row[1 + mask as usize]).max(0.0);
+        let per = gain / cost(s);
+        // Ties go to the split with more axes (the isotropic one last in the loop).
+        if per >= best.2 {
+            best = (s, gain, per);
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -182,5 +281,117 @@ mod tests {
             field.refine(&marks).unwrap();
             field.update(&inr).unwrap();
         }
+    }
+}
+
+#[cfg(test)]
+mod anisotropic_tests {
+    use clap::Parser;
+    use faer::Mat;
+
+    use super::*;
+    use crate::field::MeshField;
+    use crate::network::{Activation, Coordinates, Layer, Network, NetworkFile};
+    use crate::ranks::Single;
+
+    /// f(x, y, z) = Σ_j a_j tanh(w_j x + b_j) + small y, z terms: a field varying along x.
+    fn varies_along_x(yz: f32) -> Inr {
+        let w = [4.0f32, -6.0, 9.0, 3.0];
+        let b = [0.3f32, -1.0, 2.5, -0.2];
+        let hidden = Layer {
+            weight: Mat::from_fn(4, 3, |j, i| match i {
+                0 => w[j],
+                _ => yz * (j as f32 + 1.0),
+            }),
+            bias: b.to_vec(),
+            activation: Activation::Tanh,
+        };
+        let out = Layer {
+            weight: Mat::from_fn(1, 4, |_, j| [1.0f32, 0.5, -0.7, 0.9][j]),
+            bias: vec![0.0],
+            activation: Activation::Identity,
+        };
+        let file = NetworkFile::plain(Network::new(vec![hidden, out]).unwrap());
+        Inr::new(file, Coordinates::Identity, 3).unwrap()
+    }
+
+    fn config(extra: &[&str]) -> Config {
+        let mut args = vec![
+            "pruningamr",
+            "--criterion",
+            "estimate",
+            "--max_dofs",
+            "100000",
+        ];
+        args.extend(extra);
+        crate::config::Cli::parse_from(args).validate().unwrap()
+    }
+
+    fn cube() -> Mesh {
+        let text =
+            "MFEM INLINE mesh v1.0\ntype = hex\nnx = 2\nny = 2\nnz = 2\nsx = 1\nsy = 1\nsz = 1\n";
+        Mesh::parse(text, "cube").unwrap()
+    }
+
+    /// On a field of x alone the criterion halves elements along x only, keeps the mesh one
+    /// MFEM loads (facing leaves nest) and, with `--isotropic`, splits all axes as before.
+    #[test]
+    fn a_field_of_one_coordinate_is_refined_along_it_only() {
+        let inr = varies_along_x(0.0);
+        let along_x = Split::axes(3, 0b001).unwrap();
+        let cfg = config(&[]);
+        let mut field = MeshField::new(cube(), &inr).unwrap();
+        for _ in 0..4 {
+            let scoring =
+                score_estimate(field.mesh(), field.values(), &inr, &cfg, &Single, &|_| ());
+            assert!(scoring.marked > 0);
+            let splits = scoring.splits.expect("anisotropic splits");
+            for (e, s) in splits.iter().enumerate() {
+                assert_eq!(*s != Split::NONE, scoring.marks[e]);
+                assert!(*s == Split::NONE || *s == along_x, "element {e}: {s:?}");
+            }
+            field.refine_split(&splits).unwrap();
+            field.update(&inr).unwrap();
+        }
+        let mesh = field.mesh();
+        assert!((0..mesh.num_elements()).all(|e| mesh.element_axis_levels(e)[1..] == [0, 0]));
+        assert!((0..mesh.num_elements()).any(|e| mesh.element_axis_levels(e)[0] >= 3));
+
+        let iso = config(&["--isotropic"]);
+        let field = MeshField::new(cube(), &inr).unwrap();
+        let scoring = score_estimate(field.mesh(), field.values(), &inr, &iso, &Single, &|_| ());
+        assert!(scoring.splits.is_none() && scoring.marked > 0);
+    }
+
+    /// A field varying mostly along x but a little along y and z: at equal DOFs the
+    /// anisotropic criterion's error (Σ η², which the indicator tests tie to the RMSE) is
+    /// below the isotropic one's.
+    #[test]
+    fn anisotropic_refinement_beats_isotropic_on_a_directional_field() {
+        let inr = varies_along_x(0.3);
+        let net = JetNetwork::new(&inr);
+        let run = |cfg: &Config| {
+            let mut field = MeshField::new(cube(), &inr).unwrap();
+            while field.mesh().num_vertices() < 3000 {
+                let s = score_estimate(field.mesh(), field.values(), &inr, cfg, &Single, &|_| ());
+                match &s.splits {
+                    Some(splits) => field.refine_split(splits).unwrap(),
+                    None => field.refine(&s.marks).unwrap(),
+                }
+                field.update(&inr).unwrap();
+            }
+            let (eta, _) =
+                element_indicators(field.mesh(), field.values(), &net, 16, &Single, &|_| ());
+            let err = eta.iter().map(|e| e * e).sum::<f64>().sqrt();
+            (field.mesh().num_vertices() as f64, err)
+        };
+        let (n_a, e_a) = run(&config(&[]));
+        let (n_i, e_i) = run(&config(&["--isotropic"]));
+        // Compare at equal DOFs along the N^(-2/3) rate of trilinear interpolation.
+        let e_i_at_n_a = e_i * (n_i / n_a).powf(2.0 / 3.0);
+        assert!(
+            e_a < 0.7 * e_i_at_n_a,
+            "aniso {e_a:.3e} at {n_a}, iso {e_i:.3e} at {n_i}"
+        );
     }
 }
