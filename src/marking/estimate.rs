@@ -187,10 +187,12 @@ pub(crate) fn score_estimate(
             .map(|(e, r)| best_split(mesh, e, r, reduction))
             .collect();
         let aniso_plan = plan(&choice, true);
-        // The isotropic plan wins where it predicts the steeper slope: where the error fills
-        // the domain (NS_PINN) refining everything isotropically leaves no hanging vertices,
-        // which a mix of splits would.
-        if aniso_plan.3 > chosen.0.3 {
+        // The isotropic plan wins only as a uniform refinement predicted steeper: where the
+        // error fills the domain (NS_PINN) refining everything isotropically leaves no hanging
+        // vertices, which a mix of splits would. (Otherwise the two plans' predictions come
+        // from different models: the anisotropic one is the finer.)
+        let uniform = chosen.0.1 == eta.len();
+        if !(uniform && chosen.0.3 >= aniso_plan.3) {
             chosen = (aniso_plan, choice, true);
         }
     }
