@@ -196,18 +196,41 @@ pub(crate) fn score_estimate(
             chosen = (aniso_plan, choice, true);
         }
     }
-    let ((order, k, budget_bound, _), choice, aniso) = chosen;
-    let mut marks = vec![false; eta.len()];
-    let mut splits = vec![Split::NONE; eta.len()];
-    for &e in &order[..k] {
-        marks[e] = true;
-        splits[e] = choice[e].0;
-    }
+    let ((order, mut k, mut budget_bound, _), choice, aniso) = chosen;
+    let room = cfg.max_dofs.saturating_sub(mesh.num_vertices());
+    let splits = loop {
+        let mut splits = vec![Split::NONE; eta.len()];
+        for &e in &order[..k] {
+            splits[e] = choice[e].0;
+        }
+        if !aniso {
+            break splits;
+        }
+        // The mesh widens some splits (facing leaves must nest): counted as widened, the
+        // prefix is shortened until it fits the budget.
+        mesh.widen_splits(&mut splits);
+        let widened: Vec<(usize, Split)> = (0..splits.len())
+            .filter(|&e| splits[e] != Split::NONE)
+            .map(|e| (e, splits[e]))
+            .collect();
+        let made = mesh
+            .new_vertex_counts_split(&widened)
+            .last()
+            .copied()
+            .unwrap_or(0);
+        if made <= room || k == 0 {
+            break splits;
+        }
+        k = (k * 9 / 10).min(k - 1);
+        budget_bound = true;
+    };
+    let marks: Vec<bool> = splits.iter().map(|&s| s != Split::NONE).collect();
+    let marked = marks.iter().filter(|&&m| m).count();
     Scoring {
         marks,
         splits: aniso.then_some(splits),
         scored: eta.len(),
-        marked: k,
+        marked,
         flops,
         budget_bound,
     }
@@ -318,13 +341,10 @@ mod anisotropic_tests {
     }
 
     fn config(extra: &[&str]) -> Config {
-        let mut args = vec![
-            "pruningamr",
-            "--criterion",
-            "estimate",
-            "--max_dofs",
-            "100000",
-        ];
+        let mut args = vec!["pruningamr", "--criterion", "estimate"];
+        if !extra.contains(&"--max_dofs") {
+            args.extend(["--max_dofs", "100000"]);
+        }
         args.extend(extra);
         crate::config::Cli::parse_from(args).validate().unwrap()
     }
@@ -363,6 +383,36 @@ mod anisotropic_tests {
         let field = MeshField::new(cube(), &inr).unwrap();
         let scoring = score_estimate(field.mesh(), field.values(), &inr, &iso, &Single, &|_| ());
         assert!(scoring.splits.is_none() && scoring.marked > 0);
+    }
+
+    /// The budget holds with anisotropic splits too, widened ones counted: the mesh never
+    /// passes `--max_dofs`, and the last marking is cut by it.
+    #[test]
+    fn anisotropic_marking_stays_within_the_budget() {
+        let inr = varies_along_x(0.3);
+        for max_dofs in ["700", "2500"] {
+            let cfg = config(&["--max_dofs", max_dofs]);
+            let max: usize = max_dofs.parse().unwrap();
+            let mut field = MeshField::new(cube(), &inr).unwrap();
+            let mut cut = false;
+            for _ in 0..30 {
+                let s = score_estimate(field.mesh(), field.values(), &inr, &cfg, &Single, &|_| ());
+                if s.marked == 0 {
+                    break;
+                }
+                cut |= s.budget_bound;
+                match &s.splits {
+                    Some(splits) => field.refine_split(splits).unwrap(),
+                    None => field.refine(&s.marks).unwrap(),
+                }
+                field.update(&inr).unwrap();
+                assert!(field.mesh().num_vertices() <= max, "{max_dofs}");
+            }
+            assert!(
+                cut && field.mesh().num_vertices() > max * 8 / 10,
+                "{max_dofs}"
+            );
+        }
     }
 
     /// A field varying mostly along x but a little along y and z: at equal DOFs the

@@ -382,6 +382,19 @@ impl Mesh {
         Ok(outcome)
     }
 
+    /// `splits` (one per leaf) as [`Mesh::refine_split`] will make them: anisotropic ones
+    /// widened where facing leaves would not nest. Unchanged on a mesh that cannot split
+    /// anisotropically (`refine_split` refuses those splits there).
+    pub fn widen_splits(&self, splits: &mut [Split]) {
+        let iso = Split::isotropic(self.dim);
+        if self.aligned
+            && splits.len() == self.leaves.len()
+            && splits.iter().any(|&s| s != Split::NONE && s != iso)
+        {
+            self.close_splits(splits);
+        }
+    }
+
     /// True when anisotropic splits are possible: every start element is a box whose
     /// reference axes run along x, y (and z).
     pub fn splits_anisotropically(&self) -> bool {
