@@ -63,11 +63,22 @@ impl HangingConstraints {
     }
 }
 
-fn hang_edge(mesh: &Mesh, a: u32, b: u32, mark: &mut [bool]) {
+/// Marks everything inside segment (a, b) (at any depth of its split tree). With `parents`
+/// (a leaf edge): each such vertex hangs from the ends of the segment it halves; after
+/// anisotropic splits a face centre can be the midpoint of a chord made after it, and its
+/// constraint and MFEM's parents must be that chord's ends. A pair already right keeps its
+/// order.
+fn hang_edge(mesh: &Mesh, a: u32, b: u32, mark: &mut [bool], mut parents: Option<&mut [[u32; 2]]>) {
     if let Some(m) = mesh.edge_mid(a, b) {
         mark[m as usize] = true;
-        hang_edge(mesh, a, m, mark);
-        hang_edge(mesh, m, b, mark);
+        if let Some(p) = parents.as_deref_mut() {
+            let q = &mut p[m as usize];
+            if *q != [a, b] && *q != [b, a] {
+                *q = [a, b];
+            }
+        }
+        hang_edge(mesh, a, m, mark, parents.as_deref_mut());
+        hang_edge(mesh, m, b, mark, parents);
     }
 }
 
@@ -88,11 +99,11 @@ fn hang_face(mesh: &Mesh, f: [u32; 4], mark: &mut [bool]) {
         None
     };
     if let Some((a, b)) = first {
-        hang_edge(mesh, a, b, mark);
+        hang_edge(mesh, a, b, mark, None);
         hang_face(mesh, [f[0], a, b, f[3]], mark);
         hang_face(mesh, [a, f[1], f[2], b], mark);
     } else if let Some((a, b)) = chord(1).or_else(|| centre(1)) {
-        hang_edge(mesh, a, b, mark);
+        hang_edge(mesh, a, b, mark, None);
         hang_face(mesh, [f[0], f[1], a, b], mark);
         hang_face(mesh, [b, a, f[2], f[3]], mark);
     }
@@ -106,23 +117,16 @@ pub(super) fn compute(mesh: &Mesh) -> HangingConstraints {
     } else {
         &HEX_EDGES
     };
+    // Vertices inside leaf edges take their parents from them (`hang_edge`); other hanging
+    // vertices keep the pair they were made from.
+    let mut parents: Vec<[u32; 2]> = mesh.vertex_parents.clone();
     for &node in &mesh.leaves {
         let v = &mesh.nodes[node as usize].vertices;
         for e in edges {
-            hang_edge(mesh, v[e[0]], v[e[1]], &mut mark);
+            hang_edge(mesh, v[e[0]], v[e[1]], &mut mark, Some(&mut parents));
         }
     }
-    // A vertex inside a leaf edge hangs from that edge's ends (after anisotropic splits a face
-    // centre can be the midpoint of a chord made after it; its constraint and MFEM's parents
-    // must be that chord's ends). Other hanging vertices keep the pair they were made from.
-    let mut parents: Vec<[u32; 2]> = mesh.vertex_parents.clone();
     if mesh.dim == 3 {
-        for &node in &mesh.leaves {
-            let v = &mesh.nodes[node as usize].vertices;
-            for e in edges {
-                edge_parents(mesh, v[e[0]], v[e[1]], &mut parents);
-            }
-        }
         for &node in &mesh.leaves {
             let v = &mesh.nodes[node as usize].vertices;
             for f in &HEX_FACES {
@@ -186,14 +190,4 @@ pub(super) fn compute(mesh: &Mesh) -> HangingConstraints {
         }
     }
     out
-}
-
-/// Sets the parents of every vertex inside leaf edge (a, b) to the ends of the segment of
-/// the edge's split tree it halves.
-fn edge_parents(mesh: &Mesh, a: u32, b: u32, parents: &mut [[u32; 2]]) {
-    if let Some(m) = mesh.edge_mid(a, b) {
-        parents[m as usize] = [a, b];
-        edge_parents(mesh, a, m, parents);
-        edge_parents(mesh, m, b, parents);
-    }
 }
