@@ -29,8 +29,15 @@ impl Mesh {
     }
 
     /// Leaves across side `side` (0: low, 1: high) of axis `normal` of leaf `e` whose faces
-    /// overlap its face with area.
-    fn leaves_across(&self, e: usize, normal: usize, side: usize, out: &mut Vec<usize>) {
+    /// overlap its face with area, into `out` (`stack`: the descent's workspace).
+    fn leaves_across(
+        &self,
+        e: usize,
+        normal: usize,
+        side: usize,
+        out: &mut Vec<usize>,
+        stack: &mut Vec<usize>,
+    ) {
         out.clear();
         let (lo, hi) = self.node_box(self.leaves[e] as usize);
         let plane = if side == 0 { lo[normal] } else { hi[normal] };
@@ -53,7 +60,8 @@ impl Mesh {
         };
         // Positions made as means of 2 or of 4 vertices differ in the last bits.
         let tol: [f64; 3] = std::array::from_fn(|a| 1e-9 * (hi[a] - lo[a]));
-        let mut stack = vec![root];
+        stack.clear();
+        stack.push(root);
         while let Some(n) = stack.pop() {
             let (blo, bhi) = self.node_box(n);
             let t = tol[normal];
@@ -139,7 +147,7 @@ impl Mesh {
         let mut work: Vec<usize> = (0..splits.len())
             .filter(|&e| splits[e] != Split::NONE)
             .collect();
-        let mut across = Vec::new();
+        let (mut across, mut stack) = (Vec::new(), Vec::new());
         while let Some(e) = work.pop() {
             let crossing = self.crossing_cuts(e, splits[e]);
             if crossing != splits[e] {
@@ -150,7 +158,7 @@ impl Mesh {
             for normal in 0..3 {
                 let (a, b) = ((normal + 1) % 3, (normal + 2) % 3);
                 for side in 0..2 {
-                    self.leaves_across(e, normal, side, &mut across);
+                    self.leaves_across(e, normal, side, &mut across, &mut stack);
                     for &f in &across {
                         for (a, b) in [(a, b), (b, a)] {
                             let (se, sf) = (size(e, splits[e]), size(f, splits[f]));
