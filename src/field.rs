@@ -53,6 +53,10 @@ impl MeshField {
     pub fn values(&self) -> &[f64] {
         &self.values
     }
+    /// The network's value at every vertex, hanging ones unconstrained.
+    pub fn raw(&self) -> &[f64] {
+        &self.raw
+    }
     pub fn ncomp(&self) -> usize {
         self.ncomp
     }

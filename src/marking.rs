@@ -23,6 +23,7 @@ use crate::ranks::{Ranks, counts, partition_by_cost};
 
 mod dorfler;
 mod estimate;
+mod freeing;
 pub(crate) use estimate::score_estimate;
 
 /// The outcome of one scoring pass.
@@ -232,7 +233,7 @@ mod tests {
         let bits = |s: Scoring| (s.marks, s.flops.to_bits());
         let pruning = score_pruning(mesh, inr, cfg, 2, ranks, &|_| ());
         let basic = score_basic(mesh, values, inr, cfg, 2, ranks, &|_| ()).unwrap();
-        let estimate = score_estimate(mesh, values, inr, cfg, ranks, &|_| ());
+        let estimate = score_estimate(field, inr, cfg, ranks, &|_| ());
         // Six batches of RMSE points, the last short: with 7 ranks one holds none.
         let points = RmsePoints::draw(mesh, inr, 5 * 4096 + 7, 3, ranks, &|_| ());
         let err = points.rmse(mesh, values, ranks, &|_| ()).unwrap();

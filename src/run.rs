@@ -291,9 +291,7 @@ fn score(
             score_basic(field.mesh(), field.values(), inr, cfg, it, ranks, &progress)?
         }
         Criterion::Pruning => score_pruning(field.mesh(), inr, cfg, it, ranks, &progress),
-        Criterion::Estimate => {
-            score_estimate(field.mesh(), field.values(), inr, cfg, ranks, &progress)
-        }
+        Criterion::Estimate => score_estimate(field, inr, cfg, ranks, &progress),
     };
     obs.finish();
     Ok(Marks {
