@@ -420,6 +420,29 @@ mod anisotropic_tests {
         Mesh::parse(text, "cube").unwrap()
     }
 
+    /// The criterion's refinements of `cube()` until it has `dofs` vertices: the mesh and its
+    /// estimated error (Σ η², which the indicator tests tie to the RMSE).
+    fn refined_until(
+        inr: &Inr,
+        net: &JetNetwork,
+        cfg: &Config,
+        freeing: Freeing,
+        dofs: usize,
+    ) -> (Mesh, f64) {
+        let mut field = MeshField::new(cube(), inr).unwrap();
+        while field.mesh().num_vertices() < dofs {
+            let s = score_with(&field, inr, cfg, &Single, &|_| (), freeing);
+            match &s.splits {
+                Some(splits) => field.refine_split(splits).unwrap(),
+                None => field.refine(&s.marks).unwrap(),
+            }
+            field.update(inr).unwrap();
+        }
+        let (eta, _) = element_indicators(field.mesh(), field.values(), net, 16, &Single, &|_| ());
+        let err = eta.iter().map(|e| e * e).sum::<f64>().sqrt();
+        (field.mesh().clone(), err)
+    }
+
     /// On a field of x alone the criterion halves elements along x only, keeps the mesh one
     /// MFEM loads (facing leaves nest) and, with `--isotropic`, splits all axes as before.
     #[test]
@@ -533,20 +556,8 @@ mod anisotropic_tests {
         let net = JetNetwork::new(&inr);
         let cfg = config(&[]);
         let run = |freeing: Freeing| {
-            let mut field = MeshField::new(cube(), &inr).unwrap();
-            while field.mesh().num_vertices() < 8000 {
-                let s = score_with(&field, &inr, &cfg, &Single, &|_| (), freeing);
-                match &s.splits {
-                    Some(splits) => field.refine_split(splits).unwrap(),
-                    None => field.refine(&s.marks).unwrap(),
-                }
-                field.update(&inr).unwrap();
-            }
-            let (eta, _) =
-                element_indicators(field.mesh(), field.values(), &net, 16, &Single, &|_| ());
-            let mesh = field.mesh();
+            let (mesh, err) = refined_until(&inr, &net, &cfg, freeing, 8000);
             let n = mesh.num_vertices() as f64;
-            let err = eta.iter().map(|e| e * e).sum::<f64>().sqrt();
             (n, err, mesh.num_hanging() as f64 / n)
         };
         let (n_p, e_p, h_p) = run(Freeing::Priced);
@@ -564,19 +575,8 @@ mod anisotropic_tests {
         let inr = varies_along_x(0.3);
         let net = JetNetwork::new(&inr);
         let run = |cfg: &Config| {
-            let mut field = MeshField::new(cube(), &inr).unwrap();
-            while field.mesh().num_vertices() < 3000 {
-                let s = score_estimate(&field, &inr, cfg, &Single, &|_| ());
-                match &s.splits {
-                    Some(splits) => field.refine_split(splits).unwrap(),
-                    None => field.refine(&s.marks).unwrap(),
-                }
-                field.update(&inr).unwrap();
-            }
-            let (eta, _) =
-                element_indicators(field.mesh(), field.values(), &net, 16, &Single, &|_| ());
-            let err = eta.iter().map(|e| e * e).sum::<f64>().sqrt();
-            (field.mesh().num_vertices() as f64, err)
+            let (mesh, err) = refined_until(&inr, &net, cfg, Freeing::Priced, 3000);
+            (mesh.num_vertices() as f64, err)
         };
         let (n_a, e_a) = run(&config(&[]));
         let (n_i, e_i) = run(&config(&["--isotropic"]));

@@ -122,19 +122,26 @@ pub(crate) fn freed_decrease(
 mod tests {
     use super::*;
 
-    /// Two unit cubes along x, the right one refined: the five vertices hanging on the shared
-    /// face are freed by the left cube alone, each by the splits halving the axes along which
-    /// it lies inside that face.
-    fn two_cubes() -> Mesh {
-        let text =
-            "MFEM INLINE mesh v1.0\ntype = hex\nnx = 2\nny = 1\nnz = 1\nsx = 2\nsy = 1\nsz = 1\n";
-        Mesh::parse(text, "two cubes").unwrap()
-    }
-
     fn element_at(mesh: &Mesh, lo: [f64; 3], hi: [f64; 3]) -> usize {
         (0..mesh.num_elements())
             .find(|&e| mesh.element_bbox(e) == (lo, hi))
             .unwrap()
+    }
+
+    /// Refines the leaf spanning `lo`..`hi` isotropically.
+    fn refine_at(mesh: &mut Mesh, lo: [f64; 3], hi: [f64; 3]) {
+        let mut marks = vec![false; mesh.num_elements()];
+        marks[element_at(mesh, lo, hi)] = true;
+        mesh.refine(&marks).unwrap();
+    }
+
+    /// Two unit cubes along x, the right one refined: five vertices hang on the shared face.
+    fn two_cubes_right_refined() -> Mesh {
+        let text =
+            "MFEM INLINE mesh v1.0\ntype = hex\nnx = 2\nny = 1\nnz = 1\nsx = 2\nsy = 1\nsz = 1\n";
+        let mut mesh = Mesh::parse(text, "two cubes").unwrap();
+        refine_at(&mut mesh, [1.0, 0.0, 0.0], [2.0, 1.0, 1.0]);
+        mesh
     }
 
     /// f = y² + 2z² at the vertices, constrained as the mesh does.
@@ -148,13 +155,11 @@ mod tests {
         (raw, values)
     }
 
+    /// The five vertices hanging on the shared face are freed by the left cube alone, each by
+    /// the splits halving the axes along which it lies inside that face.
     #[test]
     fn a_fine_elements_constraint_error_goes_to_the_coarse_neighbour_by_axes() {
-        let mut mesh = two_cubes();
-        let right = element_at(&mesh, [1.0, 0.0, 0.0], [2.0, 1.0, 1.0]);
-        let mut marks = vec![false; 2];
-        marks[right] = true;
-        mesh.refine(&marks).unwrap();
+        let mesh = two_cubes_right_refined();
         assert_eq!(mesh.num_hanging(), 5);
         let (raw, values) = fields(&mesh);
         let left = element_at(&mesh, [0.0; 3], [1.0; 3]);
@@ -196,15 +201,8 @@ mod tests {
     /// freed by one split: its share goes nowhere, while the midpoint vertices' still count.
     #[test]
     fn a_vertex_at_a_quarter_point_frees_nothing_this_step() {
-        let mut mesh = two_cubes();
-        let right = element_at(&mesh, [1.0, 0.0, 0.0], [2.0, 1.0, 1.0]);
-        let mut marks = vec![false; 2];
-        marks[right] = true;
-        mesh.refine(&marks).unwrap();
-        let fine = element_at(&mesh, [1.0, 0.0, 0.0], [1.5, 0.5, 0.5]);
-        let mut marks = vec![false; mesh.num_elements()];
-        marks[fine] = true;
-        mesh.refine(&marks).unwrap();
+        let mut mesh = two_cubes_right_refined();
+        refine_at(&mut mesh, [1.0, 0.0, 0.0], [1.5, 0.5, 0.5]);
         let (raw, values) = fields(&mesh);
         let left = element_at(&mesh, [0.0; 3], [1.0; 3]);
         let finest = element_at(&mesh, [1.0, 0.0, 0.0], [1.25, 0.25, 0.25]);
