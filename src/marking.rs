@@ -14,8 +14,9 @@ use std::ops::Range;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::field::MeshField;
 use crate::id_pruning::{ScoreWorkspace, decide, prune_and_score};
-use crate::mesh::{Mesh, Split};
+use crate::mesh::{Mesh, MeshError, Split};
 use crate::metrics::mean_relative_error;
 use crate::network::Inr;
 use crate::random::{Purpose, Stream};
@@ -52,6 +53,15 @@ impl Scoring {
             marked: n,
             flops: 0.0,
             budget_bound: false,
+        }
+    }
+
+    /// Refines `field` as this scoring says: by `splits` where it has them, else every
+    /// marked element along all its axes.
+    pub fn refine(&self, field: &mut MeshField) -> Result<(), MeshError> {
+        match &self.splits {
+            Some(splits) => field.refine_split(splits),
+            None => field.refine(&self.marks),
         }
     }
 }

@@ -497,10 +497,7 @@ pub fn run(cfg: &Config, obs: &dyn Observer) -> Result<RunSummary, Error> {
             // Refinement and the hanging constraints depend on the marks alone, which every rank
             // holds: they fail on every rank alike, so they need no agreement.
             let t = Instant::now();
-            match &marks.scoring.splits {
-                Some(splits) => field.refine_split(splits)?,
-                None => field.refine(&marks.scoring.marks)?,
-            }
+            marks.scoring.refine(&mut field)?;
             secs.refinement = t.elapsed().as_secs_f64();
 
             let t = Instant::now();

@@ -183,11 +183,13 @@ fn score_with(
     // Every rank holds every indicator, so each marks the same elements as one process would.
     let (mesh, values) = (field.mesh(), field.values());
     let net = JetNetwork::new(inr);
-    // Without the pricing, the hanging corners' constraint error counts as the element's own.
+    let anisotropic = cfg.anisotropic && mesh.dim() == 3 && mesh.splits_anisotropically();
+    // The element's own error (with the network's values at its hanging corners) prices the
+    // anisotropic plan only; otherwise, and without the pricing, the hanging corners'
+    // constraint error counts as the element's own and no second indicator is computed.
     let raw = match freeing {
-        Freeing::Priced => field.raw(),
-        #[cfg(test)]
-        Freeing::Ignored => values,
+        Freeing::Priced if anisotropic => field.raw(),
+        _ => values,
     };
     let (rows, flops) =
         element_estimates(mesh, values, raw, &net, cfg.error_samples, ranks, progress);
@@ -227,7 +229,7 @@ fn score_with(
         (order, k, budget_bound, slope)
     };
     let mut chosen = (plan(&iso_choice, false), iso_choice.clone(), false);
-    if cfg.anisotropic && mesh.dim() == 3 && mesh.splits_anisotropically() {
+    if anisotropic {
         let penalty: Vec<f64> = rows
             .iter()
             .map(|r| (r[0] * r[0] - r[1] * r[1]).max(0.0))
@@ -432,10 +434,7 @@ mod anisotropic_tests {
         let mut field = MeshField::new(cube(), inr).unwrap();
         while field.mesh().num_vertices() < dofs {
             let s = score_with(&field, inr, cfg, &Single, &|_| (), freeing);
-            match &s.splits {
-                Some(splits) => field.refine_split(splits).unwrap(),
-                None => field.refine(&s.marks).unwrap(),
-            }
+            s.refine(&mut field).unwrap();
             field.update(inr).unwrap();
         }
         let (eta, _) = element_indicators(field.mesh(), field.values(), net, 16, &Single, &|_| ());
@@ -488,10 +487,7 @@ mod anisotropic_tests {
                     break;
                 }
                 cut |= s.budget_bound;
-                match &s.splits {
-                    Some(splits) => field.refine_split(splits).unwrap(),
-                    None => field.refine(&s.marks).unwrap(),
-                }
+                s.refine(&mut field).unwrap();
                 field.update(&inr).unwrap();
                 assert!(field.mesh().num_vertices() <= max, "{max_dofs}");
             }
