@@ -22,9 +22,11 @@ use crate::network::Inr;
 use crate::random::{Purpose, Stream};
 use crate::ranks::{Ranks, counts, partition_by_cost};
 
+mod around;
 mod dorfler;
 mod estimate;
 mod freeing;
+mod matching;
 pub(crate) use estimate::score_estimate;
 
 /// The outcome of one scoring pass.

@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use super::around::{Touch, leaves_around, octant_step};
 use crate::mesh::Mesh;
 
 /// For every element and split mask m (bit i: axis i; entry 0 unused), the predicted decrease
@@ -55,49 +56,19 @@ pub(crate) fn freed_decrease(
             share[v as usize] += p * change(v as usize) / weight;
         }
     }
-    let (lo, hi) = mesh.bounding_box();
-    let dim = mesh.dim();
-    // A step well inside the leaves around a vertex, and well outside the mesh at its border.
-    let step: [f64; 3] = std::array::from_fn(|i| 1e-7 * (hi[i] - lo[i]));
+    let step = octant_step(mesh);
     let freed: Vec<Vec<(usize, u8, f64)>> = (0..mesh.num_vertices())
         .into_par_iter()
         .with_min_len(256)
         .filter(|&v| share[v] > 0.0)
         .map(|v| {
-            let x = mesh.vertices()[v];
             let mut blockers: Vec<(usize, u8)> = Vec::new();
-            for octant in 0..1usize << dim {
-                let mut p = x;
-                for (i, pi) in p.iter_mut().enumerate().take(dim) {
-                    *pi += if octant >> i & 1 == 1 {
-                        step[i]
-                    } else {
-                        -step[i]
-                    };
-                }
-                let Some((e, _)) = mesh.locate_point(&p) else {
-                    continue;
-                };
-                if mesh.element_vertices(e).contains(&(v as u32))
-                    || blockers.iter().any(|b| b.0 == e)
-                {
-                    continue;
-                }
-                let (blo, bhi) = mesh.element_bbox(e);
-                let mut axes = 0u8;
-                for i in 0..dim {
-                    let (a, b) = (blo[i], bhi[i]);
-                    let tol = 1e-9 * (b - a);
-                    if x[i] > a + tol && x[i] < b - tol {
-                        if (x[i] - 0.5 * (a + b)).abs() > tol {
-                            // Not freed by one split of this blocker.
-                            return Vec::new();
-                        }
-                        axes |= 1 << i;
-                    }
-                }
-                if axes != 0 {
-                    blockers.push((e, axes));
+            for (e, touch) in leaves_around(mesh, mesh.vertices()[v], &step) {
+                match touch {
+                    Touch::Corner => {}
+                    // Not freed by one split of this blocker.
+                    Touch::Inside { at_mid: false, .. } => return Vec::new(),
+                    Touch::Inside { axes, .. } => blockers.push((e, axes)),
                 }
             }
             let each = share[v] / blockers.len().max(1) as f64;
@@ -121,12 +92,7 @@ pub(crate) fn freed_decrease(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn element_at(mesh: &Mesh, lo: [f64; 3], hi: [f64; 3]) -> usize {
-        (0..mesh.num_elements())
-            .find(|&e| mesh.element_bbox(e) == (lo, hi))
-            .unwrap()
-    }
+    use crate::marking::around::tests::{element_at, two_cubes};
 
     /// Refines the leaf spanning `lo`..`hi` isotropically.
     fn refine_at(mesh: &mut Mesh, lo: [f64; 3], hi: [f64; 3]) {
@@ -137,9 +103,7 @@ mod tests {
 
     /// Two unit cubes along x, the right one refined: five vertices hang on the shared face.
     fn two_cubes_right_refined() -> Mesh {
-        let text =
-            "MFEM INLINE mesh v1.0\ntype = hex\nnx = 2\nny = 1\nnz = 1\nsx = 2\nsy = 1\nsz = 1\n";
-        let mut mesh = Mesh::parse(text, "two cubes").unwrap();
+        let mut mesh = two_cubes();
         refine_at(&mut mesh, [1.0, 0.0, 0.0], [2.0, 1.0, 1.0]);
         mesh
     }

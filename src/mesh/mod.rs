@@ -34,7 +34,8 @@ pub use write_mfem::format_g8;
 pub use write_vtk::{ParaViewWriter, write_collection};
 
 use geometry::Inverse;
-use keys::{FxMap, FxSet};
+pub(crate) use keys::FxMap;
+use keys::FxSet;
 use locate::RootGrid;
 use reference::{CORNERS, num_corners};
 
