@@ -305,7 +305,9 @@ fn score_with(
         if made <= room || k == 0 {
             break splits;
         }
-        k = (k * 9 / 10).min(k - 1);
+        // In proportion to the overshoot (vertices grow about linearly with the prefix),
+        // so a prefix far over the budget takes few rounds of the matching above.
+        k = ((k as f64 * room as f64 / made as f64 * 0.99) as usize).min(k - 1);
         budget_bound = true;
     };
     let marks: Vec<bool> = splits.iter().map(|&s| s != Split::NONE).collect();

@@ -80,93 +80,114 @@ pub(super) fn match_splits(mesh: &Mesh, gains: &SplitGains, price: f64, splits: 
         return;
     }
     let (lo, hi) = mesh.bounding_box();
-    let key = |x: [f64; 3]| -> [i64; 3] {
-        std::array::from_fn(|a| ((x[a] - lo[a]) / (hi[a] - lo[a]) * SCALE).round() as i64)
-    };
     let step = octant_step(mesh);
+    // Each slot's lattice points: place keys (integer coordinates in the mesh's box), the
+    // points and their axes.
+    let lattice = |elements: &[usize]| -> Vec<[Lattice; 19]> {
+        elements
+            .par_iter()
+            .with_min_len(256)
+            .map(|&e| {
+                let (elo, ehi) = mesh.element_bbox(e);
+                std::array::from_fn(|i| {
+                    let (x, axes) = lattice_point(&elo, &ehi, i);
+                    let key = std::array::from_fn(|a| {
+                        ((x[a] - lo[a]) / (hi[a] - lo[a]) * SCALE).round() as i64
+                    });
+                    (key, x, axes)
+                })
+            })
+            .collect()
+    };
     // The leaves around every lattice point of the planned elements, then of the leaves
-    // that could make one of those points (the neighbours that may join).
-    let mut around: FxMap<[i64; 3], Option<Vec<(usize, Touch)>>> = FxMap::default();
+    // that could make a vertex a planned split makes (the neighbours that may join); `None`
+    // where a vertex is there already. Numbered in order of first sight.
+    let mut index: FxMap<[i64; 3], u32> = FxMap::default();
+    let mut around: Vec<Option<Vec<(usize, Touch)>>> = Vec::new();
+    let mut visit = |points: &[[Lattice; 19]], around: &mut Vec<_>| -> Vec<[u32; 19]> {
+        let mut fresh: Vec<[f64; 3]> = Vec::new();
+        let ids = points
+            .iter()
+            .map(|ps| {
+                ps.map(|(k, x, _)| {
+                    *index.entry(k).or_insert_with(|| {
+                        fresh.push(x);
+                        (around.len() + fresh.len() - 1) as u32
+                    })
+                })
+            })
+            .collect();
+        around.par_extend(fresh.par_iter().with_min_len(64).map(|&x| {
+            let leaves = leaves_around(mesh, x, &step);
+            (!leaves.iter().any(|l| l.1 == Touch::Corner)).then_some(leaves)
+        }));
+        ids
+    };
     let mut slots: Vec<usize> = planned.clone();
     let mut slot_of = vec![u32::MAX; n];
     for (s, &e) in slots.iter().enumerate() {
         slot_of[e] = s as u32;
     }
-    let visit = |elements: &[usize], around: &mut FxMap<_, _>| {
-        let mut fresh: Vec<([i64; 3], [f64; 3])> = Vec::new();
-        for &e in elements {
-            for (x, _) in lattice_points(mesh, e) {
-                let k = key(x);
-                if let std::collections::hash_map::Entry::Vacant(slot) = around.entry(k) {
-                    slot.insert(None);
-                    fresh.push((k, x));
-                }
+    let mut points = lattice(&planned);
+    let mut ids = visit(&points, &mut around);
+    let mut neighbours: Vec<usize> = Vec::new();
+    for (s, &e) in planned.iter().enumerate() {
+        for (i, &(_, _, axes)) in points[s].iter().enumerate() {
+            if splits[e].mask() & axes != axes {
+                continue;
+            }
+            if let Some(leaves) = &around[ids[s][i] as usize] {
+                neighbours.extend(leaves.iter().filter_map(|&(l, t)| {
+                    (slot_of[l] == u32::MAX && matches!(t, Touch::Inside { at_mid: true, .. }))
+                        .then_some(l)
+                }));
             }
         }
-        let found: Vec<Option<Vec<(usize, Touch)>>> = fresh
-            .par_iter()
-            .with_min_len(64)
-            .map(|&(_, x)| {
-                let leaves = leaves_around(mesh, x, &step);
-                // A vertex is there already: nothing to make.
-                (!leaves.iter().any(|l| l.1 == Touch::Corner)).then_some(leaves)
-            })
-            .collect();
-        for ((k, _), f) in fresh.iter().zip(found) {
-            around.insert(*k, f);
-        }
-    };
-    visit(&planned, &mut around);
-    let mut neighbours: Vec<usize> = around
-        .values()
-        .flatten()
-        .flatten()
-        .filter(|(e, t)| slot_of[*e] == u32::MAX && matches!(t, Touch::Inside { at_mid: true, .. }))
-        .map(|l| l.0)
-        .collect();
+    }
     neighbours.sort_unstable();
     neighbours.dedup();
     for &e in &neighbours {
         slot_of[e] = slots.len() as u32;
         slots.push(e);
     }
-    visit(&neighbours, &mut around);
+    let more = lattice(&neighbours);
+    ids.extend(visit(&more, &mut around));
+    points.extend(more);
 
-    // Positions numbered in slot order, and each slot's positions.
-    let mut positions: Vec<Position> = Vec::new();
-    let mut index: FxMap<[i64; 3], u32> = FxMap::default();
-    let mut slot_positions: Vec<Vec<(u32, u8)>> = vec![Vec::new(); slots.len()];
+    // Positions: the points where no vertex is, with the leaves that can make them.
     let mask: Vec<u8> = slots.iter().map(|&e| splits[e].mask()).collect();
-    for &e in &slots {
-        for (x, _) in lattice_points(mesh, e) {
-            let k = key(x);
-            let Some(Some(leaves)) = around.get(&k) else {
-                continue;
-            };
-            if index.contains_key(&k) {
-                continue;
-            }
-            let p = positions.len() as u32;
-            index.insert(k, p);
+    let positions: Vec<Position> = around
+        .par_iter()
+        .map(|leaves| {
             let mut pos = Position {
                 members: Vec::new(),
                 fixed: 0,
                 made: 0,
             };
-            for &(l, touch) in leaves {
+            for &(l, touch) in leaves.iter().flatten() {
                 match touch {
                     Touch::Inside { axes, at_mid: true } if slot_of[l] != u32::MAX => {
                         let slot = slot_of[l];
                         pos.members.push(Member { slot, axes });
-                        slot_positions[slot as usize].push((p, axes));
                         pos.made += u32::from(mask[slot as usize] & axes == axes);
                     }
                     _ => pos.fixed += 1,
                 }
             }
-            positions.push(pos);
-        }
-    }
+            pos
+        })
+        .collect();
+    let slot_positions: Vec<Vec<(u32, u8)>> = ids
+        .par_iter()
+        .zip(&points)
+        .map(|(ids, ps)| {
+            ids.iter()
+                .zip(ps)
+                .filter(|(p, _)| around[**p as usize].is_some())
+                .map(|(&p, &(_, _, axes))| (p, axes))
+                .collect()
+        })
+        .collect();
     let mut state = State {
         own,
         freed,
@@ -199,23 +220,38 @@ pub(super) fn match_splits(mesh: &Mesh, gains: &SplitGains, price: f64, splits: 
     }
 }
 
-/// The 19 points of a hex's 3 × 3 × 3 lattice other than its corners, with the axes along
-/// which each lies at the hex's midpoint (the axes a split must halve to make it).
-fn lattice_points(mesh: &Mesh, e: usize) -> impl Iterator<Item = ([f64; 3], u8)> {
-    let (lo, hi) = mesh.element_bbox(e);
-    (0..27usize).filter_map(move |t| {
-        let digit = |a: usize| t / 3usize.pow(a as u32) % 3;
-        let axes: u8 = (0..3).map(|a| u8::from(digit(a) == 1) << a).sum();
-        (axes != 0).then(|| {
-            let x = std::array::from_fn(|a| match digit(a) {
-                0 => lo[a],
-                1 => 0.5 * (lo[a] + hi[a]),
-                _ => hi[a],
-            });
-            (x, axes)
-        })
-    })
+/// A lattice point of a slot: its place key, the point, and the axes along which it lies at
+/// the slot's midpoint (the axes a split must halve to make it).
+type Lattice = ([i64; 3], [f64; 3], u8);
+
+/// Point `i` (0..19) of the 3 × 3 × 3 lattice of the box `lo`..`hi` other than its corners,
+/// with the axes along which it lies at the box's midpoint.
+fn lattice_point(lo: &[f64; 3], hi: &[f64; 3], i: usize) -> ([f64; 3], u8) {
+    // The 27 points by base-3 digits (0: lo, 1: midpoint, 2: hi), corners (no 1) skipped.
+    let t = LATTICE[i];
+    let digit = |a: usize| t / 3usize.pow(a as u32) % 3;
+    let axes: u8 = (0..3).map(|a| u8::from(digit(a) == 1) << a).sum();
+    let x = std::array::from_fn(|a| match digit(a) {
+        0 => lo[a],
+        1 => 0.5 * (lo[a] + hi[a]),
+        _ => hi[a],
+    });
+    (x, axes)
 }
+
+/// The base-3 numbers below 27 with a digit 1: the lattice points that are not corners.
+const LATTICE: [usize; 19] = {
+    let mut out = [0; 19];
+    let (mut t, mut k) = (0, 0);
+    while t < 27 {
+        if t % 3 == 1 || t / 3 % 3 == 1 || t / 9 == 1 {
+            out[k] = t;
+            k += 1;
+        }
+        t += 1;
+    }
+    out
+};
 
 struct State<'a> {
     own: &'a [[f64; 8]],
