@@ -422,6 +422,7 @@ mod anisotropic_tests {
     use super::*;
     use crate::field::MeshField;
     use crate::network::{Activation, Coordinates, Layer, Network, NetworkFile};
+    use crate::random::{Purpose, Stream};
     use crate::ranks::Single;
 
     /// f(x, y, z) = Σ_j a_j tanh(w_j x + b_j) + small y, z terms: a field varying along x.
@@ -540,14 +541,9 @@ mod anisotropic_tests {
     /// of field a Fourier-feature or SIREN network is (CT_demo).
     fn ripples() -> Inr {
         let n = 12;
-        // A fixed sequence in [0, 1) (an LCG): no dependence on a random-number crate.
-        let mut state = 12345u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f32 / (1u64 << 53) as f32
-        };
+        // A fixed sequence in [0, 1): the project's stream with a fixed identity.
+        let mut stream = Stream::new(12345, 0, 0, Purpose::ErrorSamples);
+        let mut next = move || stream.unit() as f32;
         // Frequencies up to 6 per unit along each axis.
         let scale = 12.0;
         let mut w = Vec::with_capacity(3 * n);
@@ -600,8 +596,8 @@ mod anisotropic_tests {
 
     /// Pricing what a split frees on its neighbours (the error their hanging corners carry)
     /// leaves fewer vertices hanging and less error at equal DOFs than the criterion without
-    /// it, which refines the fine side of coarse–fine faces again. Measured: 1.67e-2 at 9,103
-    /// DOFs, 35 % hanging, against 1.72e-2 at 9,254, 42 % (1.74e-2 at 9,103). On CT_demo the
+    /// it, which refines the fine side of coarse–fine faces again. Measured: 3.01e-2 at 8,425
+    /// DOFs, 35 % hanging, against 2.75e-2 at 10,666, 44 % (3.22e-2 at 8,425). On CT_demo the
     /// study's gain is larger (README).
     #[test]
     fn pricing_freed_vertices_leaves_fewer_hanging_and_less_error() {
@@ -609,8 +605,8 @@ mod anisotropic_tests {
     }
 
     /// Choosing the splits together (`matching`) leaves fewer vertices hanging and less
-    /// error at equal DOFs than choosing each alone. Measured: 1.64e-2 at 8,462 DOFs, 27 %
-    /// hanging, against 1.75e-2 (at equal DOFs; 1.67e-2 at 9,103), 35 %.
+    /// error at equal DOFs than choosing each alone. Measured: 2.68e-2 at 9,097 DOFs, 27 %
+    /// hanging, against 2.86e-2 (at equal DOFs; 3.01e-2 at 8,425), 35 %.
     #[test]
     fn splits_chosen_together_leave_fewer_hanging_and_less_error() {
         fewer_hanging_and_less_error(Pricing::Full, Pricing::Unmatched);

@@ -119,18 +119,23 @@ mod tests {
         (raw, values)
     }
 
+    /// What `freed_decrease` gives when the whole penalty, 1, is leaf `e`'s.
+    fn freed_by_penalty_on(mesh: &Mesh, e: usize) -> Vec<[f64; 8]> {
+        let (raw, values) = fields(mesh);
+        let mut penalty = vec![0.0; mesh.num_elements()];
+        penalty[e] = 1.0;
+        freed_decrease(mesh, &values, &raw, 1, &penalty)
+    }
+
     /// The five vertices hanging on the shared face are freed by the left cube alone, each by
     /// the splits halving the axes along which it lies inside that face.
     #[test]
     fn a_fine_elements_constraint_error_goes_to_the_coarse_neighbour_by_axes() {
         let mesh = two_cubes_right_refined();
         assert_eq!(mesh.num_hanging(), 5);
-        let (raw, values) = fields(&mesh);
         let left = element_at(&mesh, [0.0; 3], [1.0; 3]);
         let fine = element_at(&mesh, [1.0, 0.0, 0.0], [1.5, 0.5, 0.5]);
-        let mut penalty = vec![0.0; mesh.num_elements()];
-        penalty[fine] = 1.0;
-        let out = freed_decrease(&mesh, &values, &raw, 1, &penalty);
+        let out = freed_by_penalty_on(&mesh, fine);
         // The fine element's hanging corners and their squared constraint changes:
         // (1, ½, 0): y-edge midpoint, ½ against ¼; (1, 0, ½): z-edge midpoint, 1 against ½;
         // (1, ½, ½): face centre, 3/2 against ¾.
@@ -167,20 +172,15 @@ mod tests {
     fn a_vertex_at_a_quarter_point_frees_nothing_this_step() {
         let mut mesh = two_cubes_right_refined();
         refine_at(&mut mesh, [1.0, 0.0, 0.0], [1.5, 0.5, 0.5]);
-        let (raw, values) = fields(&mesh);
         let left = element_at(&mesh, [0.0; 3], [1.0; 3]);
         let finest = element_at(&mesh, [1.0, 0.0, 0.0], [1.25, 0.25, 0.25]);
-        let mut penalty = vec![0.0; mesh.num_elements()];
-        penalty[finest] = 1.0;
-        let out = freed_decrease(&mesh, &values, &raw, 1, &penalty);
+        let out = freed_by_penalty_on(&mesh, finest);
         // Its hanging corners: (1, ¼, 0), (1, 0, ¼), (1, ¼, ¼), all at quarter points of the
         // left cube's face or edges.
         assert_eq!(out[left], [0.0; 8]);
         // The next finest element up the face has the midpoint (1, ½, 0) among its corners.
         let next = element_at(&mesh, [1.0, 0.25, 0.0], [1.25, 0.5, 0.25]);
-        let mut penalty = vec![0.0; mesh.num_elements()];
-        penalty[next] = 1.0;
-        let out = freed_decrease(&mesh, &values, &raw, 1, &penalty);
+        let out = freed_by_penalty_on(&mesh, next);
         assert!(out[left][0b010] > 0.0 && out[left][0b100] == 0.0);
         let all: f64 = out.iter().map(|o| o[7]).sum();
         assert!(all > 0.0 && all < 1.0, "{all}");

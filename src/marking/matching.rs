@@ -18,7 +18,7 @@
 use rayon::prelude::*;
 
 use super::around::{Touch, leaves_around, octant_step};
-use crate::mesh::{FxMap, Mesh, Split};
+use crate::mesh::{FxMap, Mesh, Place, Split};
 
 /// β: the share of a split's own gain lost per hanging vertex, as a fraction of the
 /// vertices it makes. A hanging vertex lowers no error this step, but the next step's
@@ -29,10 +29,6 @@ const HANGING_LOSS: f64 = 0.25;
 
 /// Sweeps of coordinate ascent: the second settles what the first changed next to it.
 const SWEEPS: usize = 2;
-
-/// Lattice points per unit of the mesh's extent that name a vertex position: far finer than
-/// any refinement that fits in memory.
-const SCALE: f64 = (1u64 << 40) as f64;
 
 /// A leaf of the pass that can make a position: its split does when it halves `axes`.
 #[derive(Clone, Copy)]
@@ -79,10 +75,9 @@ pub(super) fn match_splits(mesh: &Mesh, gains: &SplitGains, price: f64, splits: 
     if planned.is_empty() {
         return;
     }
-    let (lo, hi) = mesh.bounding_box();
     let step = octant_step(mesh);
-    // Each slot's lattice points: place keys (integer coordinates in the mesh's box), the
-    // points and their axes.
+    // Each slot's lattice points: their places (the mesh's names of positions), the points
+    // and their axes.
     let lattice = |elements: &[usize]| -> Vec<[Lattice; 19]> {
         elements
             .par_iter()
@@ -91,10 +86,12 @@ pub(super) fn match_splits(mesh: &Mesh, gains: &SplitGains, price: f64, splits: 
                 let (elo, ehi) = mesh.element_bbox(e);
                 std::array::from_fn(|i| {
                     let (x, axes) = lattice_point(&elo, &ehi, i);
-                    let key = std::array::from_fn(|a| {
-                        ((x[a] - lo[a]) / (hi[a] - lo[a]) * SCALE).round() as i64
-                    });
-                    (key, x, axes)
+                    // A lattice point of a leaf lies in a start element; were it not, its
+                    // bits name it alone.
+                    let place = mesh
+                        .place(x)
+                        .unwrap_or((u32::MAX, x.map(|c| c.to_bits() as i64)));
+                    (place, x, axes)
                 })
             })
             .collect()
@@ -102,7 +99,7 @@ pub(super) fn match_splits(mesh: &Mesh, gains: &SplitGains, price: f64, splits: 
     // The leaves around every lattice point of the planned elements, then of the leaves
     // that could make a vertex a planned split makes (the neighbours that may join); `None`
     // where a vertex is there already. Numbered in order of first sight.
-    let mut index: FxMap<[i64; 3], u32> = FxMap::default();
+    let mut index: FxMap<Place, u32> = FxMap::default();
     let mut around: Vec<Option<Vec<(usize, Touch)>>> = Vec::new();
     let mut visit = |points: &[[Lattice; 19]], around: &mut Vec<_>| -> Vec<[u32; 19]> {
         let mut fresh: Vec<[f64; 3]> = Vec::new();
@@ -220,9 +217,9 @@ pub(super) fn match_splits(mesh: &Mesh, gains: &SplitGains, price: f64, splits: 
     }
 }
 
-/// A lattice point of a slot: its place key, the point, and the axes along which it lies at
+/// A lattice point of a slot: its place, the point, and the axes along which it lies at
 /// the slot's midpoint (the axes a split must halve to make it).
-type Lattice = ([i64; 3], [f64; 3], u8);
+type Lattice = (Place, [f64; 3], u8);
 
 /// Point `i` (0..19) of the 3 × 3 × 3 lattice of the box `lo`..`hi` other than its corners,
 /// with the axes along which it lies at the box's midpoint.

@@ -37,6 +37,7 @@ use geometry::Inverse;
 pub(crate) use keys::FxMap;
 use keys::FxSet;
 use locate::RootGrid;
+pub(crate) use places::Place;
 use reference::{CORNERS, num_corners};
 
 /// Marks a tree node without children.

@@ -12,15 +12,16 @@ use super::keys::FxMap;
 const SCALE: f64 = (1u64 << 40) as f64;
 
 /// A start element and integer coordinates in its box.
-type Place = (u32, [i64; 3]);
+pub(crate) type Place = (u32, [i64; 3]);
 
 /// Vertex ids by place.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Places(FxMap<Place, u32>);
 
 impl Mesh {
-    /// The place of point `x`, if a start element holds it.
-    fn place(&self, x: [f64; 3]) -> Option<Place> {
+    /// The place of point `x`, if a start element holds it: equal for equal points however
+    /// they were computed.
+    pub(crate) fn place(&self, x: [f64; 3]) -> Option<Place> {
         let dim = self.dim;
         let root = self
             .root_grid
