@@ -29,6 +29,8 @@ use rayon::prelude::*;
 /// triple, boxes in x-fastest order.
 struct Boxes {
     levels: usize,
+    /// Largest difference of a box's levels along two axes (aspect ratio 2^aspect).
+    aspect: usize,
 }
 
 impl Boxes {
@@ -129,7 +131,10 @@ fn optimal_tree(boxes: &Boxes, errors: &[Vec<f64>], lambda: f64) -> Tree {
         for (i, &e) in errors[t].iter().enumerate() {
             let b = Boxes::position(l, i);
             let (mut cost, mut choose) = ((e + lambda, e, 1.0), 0u8);
-            for a in (0..3).filter(|&a| l[a] < boxes.levels) {
+            let allowed = |a: usize| {
+                l[a] < boxes.levels && l[a] < l.iter().min().copied().unwrap_or(0) + boxes.aspect
+            };
+            for a in (0..3).filter(|&a| allowed(a)) {
                 let mut lc = l;
                 lc[a] += 1;
                 let kids = &best[boxes.triple(lc)];
@@ -230,6 +235,9 @@ struct Args {
     /// Finest boxes: 2^−L of the start box per axis (L < S).
     #[arg(long, default_value_t = 6)]
     levels: usize,
+    /// Largest level difference of a box between two axes (aspect ratio ≤ 2^A), at least 1.
+    #[arg(long, default_value_t = 6)]
+    aspect: usize,
     /// RMSE points, uniform in the box.
     #[arg(long, default_value_t = 1 << 18)]
     points: usize,
@@ -244,6 +252,8 @@ struct Args {
 fn main() {
     let args = Args::parse();
     assert!(args.levels < args.grid, "--levels must be below --grid");
+    // A single-axis halving of a cube makes an aspect ratio of 2.
+    assert!(args.aspect >= 1, "--aspect must be at least 1");
     let mut cli = vec!["pruningamr".to_string()];
     cli.extend(args.run.iter().cloned());
     if args.run.is_empty() {
@@ -262,6 +272,7 @@ fn main() {
     let volume: f64 = h.iter().product();
     let boxes = Boxes {
         levels: args.levels,
+        aspect: args.aspect,
     };
     let g = 1usize << args.grid;
     let nl = (1usize << args.levels) + 1;
@@ -357,7 +368,10 @@ mod tests {
     /// on 2^(S−l) points per axis gives it to 2 %.
     #[test]
     fn box_errors_are_the_interpolation_errors() {
-        let boxes = Boxes { levels: 3 };
+        let boxes = Boxes {
+            levels: 3,
+            aspect: 3,
+        };
         let errors = errors_of(|p| p[0] * p[0], &boxes, 6);
         for l in boxes.triples() {
             let h = 0.5f64.powi(l[0] as i32);
@@ -376,7 +390,10 @@ mod tests {
     /// one; and λ → 0 or ∞ give the finest tree or the start box.
     #[test]
     fn the_optimal_tree_is_optimal() {
-        let boxes = Boxes { levels: 4 };
+        let boxes = Boxes {
+            levels: 4,
+            aspect: 4,
+        };
         let errors = errors_of(|p| (3.0 * p[0]).exp(), &boxes, 6);
         let tree = optimal_tree(&boxes, &errors, 1e-7);
         for l in boxes.triples() {

@@ -737,7 +737,9 @@ fn relu_networks_are_estimated_through_their_kinks() {
 /// (halving steps cannot grade NS_PINN's nearly even error profitably; between the uniform
 /// levels a mix of two levels is worse than uniform's log–log line). So on CT_demo no
 /// isotropic refinement reaches half of uniform's RMSE at any DOF count, and one with
-/// anisotropic splits might (README, convergence study).
+/// anisotropic splits might, in elements. At these sizes the model is a rough guide, and the
+/// vertices a tree needs are not in it: `examples/oracle_tree` computes the best trees from
+/// the network's true errors and measures them as meshes in DOFs (README, convergence study).
 #[test]
 fn adaptivity_bounds_on_the_3d_builtins() {
     use clap::Parser;
