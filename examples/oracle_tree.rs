@@ -294,21 +294,24 @@ fn main() {
         let sum: f64 = out.iter().zip(&exact).map(|(a, b)| (a - b) * (a - b)).sum();
         (sum / points.len() as f64).sqrt()
     };
-    let mut uniform = Vec::new();
+    let mut uniform: Vec<(f64, f64, f64)> = Vec::new();
     let mut field = MeshField::new(start.clone(), inr).expect("start field");
     let top = args.elements.iter().cloned().fold(0.0, f64::max) * 4.0;
-    while uniform.last().is_none_or(|&(n, _)| n < top) {
+    while uniform.last().is_none_or(|u| u.1 < top) {
         let n = field.mesh().num_elements();
         field.refine(&vec![true; n]).expect("refine");
         field.update(inr).expect("update");
         uniform.push((
+            field.mesh().num_elements() as f64,
             field.mesh().num_vertices() as f64,
             rmse(field.mesh(), field.values()),
         ));
     }
-    let line = |n: f64| -> f64 {
+    // Uniform refinement's RMSE at n elements (`by_elements`) or n DOFs, in log–log.
+    let line = |n: f64, by_elements: bool| -> f64 {
+        let at = |u: &(f64, f64, f64)| if by_elements { (u.0, u.2) } else { (u.1, u.2) };
         for w in uniform.windows(2) {
-            let ((a, ea), (b, eb)) = (w[0], w[1]);
+            let ((a, ea), (b, eb)) = (at(&w[0]), at(&w[1]));
             if (a..=b).contains(&n) {
                 let t = (n / a).ln() / (b / a).ln();
                 return (ea.ln() + t * (eb.ln() - ea.ln())).exp();
@@ -320,11 +323,11 @@ fn main() {
         "network {}, grid 2^{}, boxes to 2^-{} per axis, {} RMSE points\n",
         cfg.key, args.grid, args.levels, args.points
     );
-    println!("uniform: {uniform:?}\n");
+    println!("uniform (elements, DOFs, RMSE): {uniform:?}\n");
     println!(
-        "| tree elements | ideal RMSE | ideal / uniform at as many DOFs | mesh elements | DOFs | hanging | mesh RMSE | / uniform | own corner values / uniform |"
+        "| tree elements | ideal RMSE | / uniform at as many elements | / uniform at as many DOFs | mesh elements | DOFs | hanging | mesh RMSE | / uniform at its DOFs | own corner values / uniform |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &target in &args.elements {
         let (tree, _) = tree_with(&boxes, &errors, target);
         let ideal = (tree.error2 / volume).sqrt();
@@ -333,14 +336,15 @@ fn main() {
         let dofs = mesh.num_vertices() as f64;
         let (constrained, own) = (rmse(mesh, field.values()), rmse(mesh, field.raw()));
         println!(
-            "| {:.0} | {ideal:.3e} | {:.3} | {} | {} | {:.0} % | {constrained:.3e} | {:.3} | {:.3} |",
+            "| {:.0} | {ideal:.3e} | {:.3} | {:.3} | {} | {} | {:.0} % | {constrained:.3e} | {:.3} | {:.3} |",
             tree.elements,
-            ideal / line(tree.elements),
+            ideal / line(tree.elements, true),
+            ideal / line(tree.elements, false),
             mesh.num_elements(),
             mesh.num_vertices(),
             100.0 * mesh.num_hanging() as f64 / dofs,
-            constrained / line(dofs),
-            own / line(dofs),
+            constrained / line(dofs, false),
+            own / line(dofs, false),
         );
     }
 }
