@@ -1,7 +1,7 @@
 //! What the best refinement tree of a network can do, and what it costs as a mesh (issue 17).
 //!
-//! The estimate criterion refines greedily, from estimates. This study asks what no criterion
-//! can beat: among all trees of single-axis halvings of a one-box start mesh (every
+//! The estimate criterion refines greedily, from estimates. This study asks what no refinement
+//! can beat in elements: among all trees of single-axis halvings of a one-box start mesh (every
 //! anisotropic refinement is one), the tree with the least L2 error of the order-1
 //! interpolant for its number of elements, computed exactly by dynamic programming over every
 //! dyadic box (Donoho's dyadic CART; Binev and DeVore's tree approximation) from the network
@@ -13,8 +13,9 @@
 //! to 2^−L of the start box per axis (`--levels L`). "Ideal" numbers take every element's own
 //! corner values, as if no vertex hung; the mesh's are the run's (hanging values constrained).
 //!
-//! `cargo run --release --example oracle_tree -- [--grid S] [--levels L] [--points N]
-//!  [--elements N …] [run options naming the network, e.g. --INR_key CT_demo --time_slice 1.0]`
+//! `cargo run --release --example oracle_tree -- [--grid S] [--levels L] [--aspect A]
+//!  [--points N] [--elements N …] [-- run options naming the network]` (default:
+//! `-- --INR_key CT_demo --time_slice 1.0`).
 
 use clap::Parser;
 use pruningamr::config::Cli;
