@@ -85,21 +85,20 @@ fn box_errors(
                 let t: [f64; 3] = std::array::from_fn(|a| {
                     ((f[a] - b[a] * cells[a]) as f64 + 0.5) / cells[a] as f64
                 });
+                // The box's 8 corners: trilinear weights at the sample and lattice indices.
+                let corners: [(f64, usize); 8] = std::array::from_fn(|corner| {
+                    let (mut w, mut at, mut stride) = (1.0, 0, 1);
+                    for a in 0..3 {
+                        let up = (corner >> a) & 1;
+                        w *= if up == 1 { t[a] } else { 1.0 - t[a] };
+                        at += (b[a] + up) * span[a] * stride;
+                        stride *= nl;
+                    }
+                    (w, at)
+                });
                 let mut sum = 0.0;
                 for o in 0..c {
-                    let mut v = 0.0;
-                    for corner in 0..8 {
-                        let mut w = 1.0;
-                        let mut at = 0;
-                        let mut stride = 1;
-                        for a in 0..3 {
-                            let up = (corner >> a) & 1;
-                            w *= if up == 1 { t[a] } else { 1.0 - t[a] };
-                            at += (b[a] + up) * span[a] * stride;
-                            stride *= nl;
-                        }
-                        v += w * lattice[at * c + o];
-                    }
+                    let v: f64 = corners.iter().map(|&(w, at)| w * lattice[at * c + o]).sum();
                     let d = mid[q * c + o] - v;
                     sum += d * d;
                 }
@@ -129,13 +128,15 @@ fn optimal_tree(boxes: &Boxes, errors: &[Vec<f64>], lambda: f64) -> Tree {
         let t = boxes.triple(l);
         let mut here = Vec::with_capacity(Boxes::count(l));
         let mut choice = Vec::with_capacity(Boxes::count(l));
+        // Axes a box of this shape may halve (within the finest level and the aspect limit).
+        let coarsest = l.iter().min().copied().unwrap_or(0);
+        let axes: Vec<usize> = (0..3)
+            .filter(|&a| l[a] < boxes.levels && l[a] < coarsest + boxes.aspect)
+            .collect();
         for (i, &e) in errors[t].iter().enumerate() {
             let b = Boxes::position(l, i);
             let (mut cost, mut choose) = ((e + lambda, e, 1.0), 0u8);
-            let allowed = |a: usize| {
-                l[a] < boxes.levels && l[a] < l.iter().min().copied().unwrap_or(0) + boxes.aspect
-            };
-            for a in (0..3).filter(|&a| allowed(a)) {
+            for &a in &axes {
                 let mut lc = l;
                 lc[a] += 1;
                 let kids = &best[boxes.triple(lc)];
